@@ -1,0 +1,28 @@
+"""``kpt-prepare``: corpus file -> labeled ``DatasetDict`` + ``stats.json`` in ``data.processed_dir``."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from keyphrase_tagger.cli.common import CONFIG_DIR, reports_errors
+from keyphrase_tagger.data.prepare import prepare_corpus, save_prepared
+from keyphrase_tagger.data.stats import format_stats_table
+
+
+def prepare(cfg: DictConfig) -> dict:
+    prepared = prepare_corpus(cfg.data)
+    stats = save_prepared(prepared, cfg.data.processed_dir, OmegaConf.to_container(cfg.data, resolve=True))
+    print(format_stats_table(stats))
+    print(f"dataset written to {cfg.data.processed_dir}")
+    return stats
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="prepare")
+@reports_errors
+def main(cfg: DictConfig) -> None:
+    prepare(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Read the corpus format: a document line followed by its ``[phrase,phrase,...]`` line.
+
+UTF-8 with or without BOM, LF or CRLF; blank lines are ignored. Every deviation raises
+:class:`CorpusFormatError` with the file and 1-based line number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from keyphrase_tagger.errors import CorpusFormatError
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    """A document as written in the file: raw phrase list, and where each part came from."""
+
+    doc_id: str
+    text: str
+    raw_phrases: tuple[str, ...]
+    text_line: int
+    phrases_line: int
+
+
+def _is_list_line(line: str) -> bool:
+    return line.startswith("[") and line.endswith("]")
+
+
+def _decoded_lines(path: Path) -> list[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers; invalid UTF-8 is reported by line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CorpusFormatError(path, None, "file not found") from None
+    except IsADirectoryError:
+        raise CorpusFormatError(path, None, "is a directory, expected a corpus file") from None
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise CorpusFormatError(path, number, f"invalid UTF-8 at byte {err.start} of the line") from None
+        line = line.rstrip("\r")
+        if line.strip():
+            lines.append((number, line))
+    return lines
+
+
+def parse_phrase_list(line: str) -> tuple[str, ...]:
+    """``[a,b,c]`` -> ``("a", "b", "c")``; ``[]`` -> ``()``. No quoting exists in the format."""
+    inner = line.strip()[1:-1]
+    return tuple(inner.split(",")) if inner else ()
+
+
+def read_corpus(path: str | Path) -> list[RawDocument]:
+    """Read every (document, phrase list) pair of ``path``.
+
+    Document ids are ``doc-0000``, ``doc-0001``, ... in file order, so they are stable for a file.
+    """
+    path = Path(path)
+    lines = _decoded_lines(path)
+    documents: list[RawDocument] = []
+    for k in range(0, len(lines), 2):
+        text_line, text = lines[k]
+        if _is_list_line(text.strip()):
+            raise CorpusFormatError(
+                path, text_line, "expected a document line but found a phrase list (a document without its list?)"
+            )
+        if k + 1 >= len(lines):
+            raise CorpusFormatError(
+                path, text_line, "document has no phrase list: the file ends after it (odd number of non-empty lines)"
+            )
+        list_line, phrases = lines[k + 1]
+        if not _is_list_line(phrases.strip()):
+            raise CorpusFormatError(
+                path, list_line, "phrase list must be wrapped in [...] (a document without its list?)"
+            )
+        documents.append(
+            RawDocument(
+                doc_id=f"doc-{len(documents):04d}",
+                text=text,
+                raw_phrases=parse_phrase_list(phrases),
+                text_line=text_line,
+                phrases_line=list_line,
+            )
+        )
+    return documents

@@ -1,0 +1,157 @@
+"""Corpus file -> cleaned, labeled documents -> splits -> ``datasets.DatasetDict`` on disk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from keyphrase_tagger.data.cleaning import CleaningConfig, clean_phrases
+from keyphrase_tagger.data.corpus import RawDocument, read_corpus
+from keyphrase_tagger.data.labeling import PhraseMatcher, label_text, tag_ids_to_strings
+from keyphrase_tagger.data.splits import SPLITS, split_indices
+from keyphrase_tagger.data.stats import DocumentStats, pool_stats
+from keyphrase_tagger.errors import ConfigError, CorpusFormatError
+from keyphrase_tagger.records import Document
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LabeledDocument:
+    document: Document
+    tags: np.ndarray  # int8 tag ids, one per character
+    stats: DocumentStats
+
+
+@dataclass(frozen=True)
+class PreparedCorpus:
+    documents: list[LabeledDocument]
+    splits: dict[str, list[int]]
+
+    def split(self, name: str) -> list[LabeledDocument]:
+        if name == "all":
+            return list(self.documents)
+        return [self.documents[i] for i in self.splits[name]]
+
+    def stats(self) -> dict[str, dict]:
+        out = {"all": pool_stats(d.stats for d in self.documents)}
+        for name in SPLITS:
+            out[name] = pool_stats(d.stats for d in self.split(name))
+        return out
+
+
+def label_document(raw: RawDocument, cleaning: CleaningConfig, on_missing: str, path: object) -> LabeledDocument:
+    """Clean one phrase list and tag every occurrence of every kept phrase."""
+    cleaned = clean_phrases(raw.raw_phrases, cleaning)
+    dropped = list(cleaned.dropped)
+    kept: list[str] = []
+    for phrase in cleaned.kept:
+        if phrase in raw.text:
+            kept.append(phrase)
+        elif on_missing == "error":
+            raise CorpusFormatError(path, raw.phrases_line, f'phrase "{phrase}" does not occur in its document')
+        else:
+            dropped.append(("missing", phrase))
+    matcher = PhraseMatcher(kept)
+    tags, matches = label_text(raw.text, matcher)
+    used = {m[0] for m in matches}
+    stats = DocumentStats(
+        characters=len(raw.text),
+        raw_phrases=len(raw.raw_phrases),
+        kept_phrases=len(kept),
+        tagged_spans=len(matches),
+        tagged_characters=int(np.count_nonzero(tags)),
+        dropped=dropped,
+        shadowed=[p for i, p in enumerate(matcher.phrases) if i not in used],
+    )
+    return LabeledDocument(Document(raw.doc_id, raw.text, tuple(kept)), tags, stats)
+
+
+def prepare_corpus(data_cfg: Mapping) -> PreparedCorpus:
+    """Read, clean, label and split the corpus that ``data_cfg`` names (the ``data`` config group)."""
+    on_missing = data_cfg.get("on_missing_phrase", "warn")
+    if on_missing not in ("warn", "error"):
+        raise ConfigError(f"data.on_missing_phrase must be 'warn' or 'error', got {on_missing!r}")
+    if data_cfg.get("overlap", "leftmost_longest") != "leftmost_longest":
+        raise ConfigError(f"data.overlap must be 'leftmost_longest', got {data_cfg.get('overlap')!r}")
+    path = Path(data_cfg["corpus_path"])
+    cleaning = CleaningConfig.from_dict(data_cfg.get("cleaning"))
+    labeled = [label_document(raw, cleaning, on_missing, path) for raw in read_corpus(path)]
+    if not labeled:
+        raise CorpusFormatError(path, None, "no documents in the file")
+    missing = sum(1 for d in labeled for reason, _ in d.stats.dropped if reason == "missing")
+    if missing:
+        log.warning("%s: %d listed phrases do not occur in their documents and were dropped", path, missing)
+    split_cfg = data_cfg.get("split", {}) or {}
+    splits = split_indices(
+        len(labeled),
+        seed=int(split_cfg.get("seed", 42)),
+        ratios=tuple(split_cfg.get("ratios", (0.8, 0.1, 0.1))),
+        kfold=split_cfg.get("kfold"),
+        fold=int(split_cfg.get("fold", 0) or 0),
+    )
+    return PreparedCorpus(labeled, splits)
+
+
+def to_dataset_dict(prepared: PreparedCorpus):
+    """One row per document: ``doc_id``, ``text``, ``labels`` (tag strings), ``phrases``."""
+    import datasets
+
+    features = datasets.Features(
+        {
+            "doc_id": datasets.Value("string"),
+            "text": datasets.Value("string"),
+            "labels": datasets.Sequence(datasets.Value("string")),
+            "phrases": datasets.Sequence(datasets.Value("string")),
+        }
+    )
+
+    def rows(docs: list[LabeledDocument]) -> dict:
+        return {
+            "doc_id": [d.document.doc_id for d in docs],
+            "text": [d.document.text for d in docs],
+            "labels": [tag_ids_to_strings(d.tags) for d in docs],
+            "phrases": [list(d.document.phrases) for d in docs],
+        }
+
+    return datasets.DatasetDict(
+        {name: datasets.Dataset.from_dict(rows(prepared.split(name)), features=features) for name in SPLITS}
+    )
+
+
+def write_atomically(target: Path, write) -> None:
+    """Call ``write(tmp_dir)`` and move the result to ``target`` only if it succeeded."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_prepared(prepared: PreparedCorpus, processed_dir: str | Path, config: Mapping | None = None) -> dict:
+    """Write the dataset and ``stats.json`` to ``processed_dir``; return the stats."""
+    stats = prepared.stats()
+
+    def write(tmp: Path) -> None:
+        import datasets
+
+        datasets.disable_progress_bars()
+        to_dataset_dict(prepared).save_to_disk(str(tmp))
+        payload = {"config": dict(config or {}), "splits": stats}
+        (tmp / "stats.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    write_atomically(Path(processed_dir), write)
+    return stats

@@ -1,0 +1,79 @@
+"""Per-character tag probabilities -> spans -> phrases. The one decoder of the repo.
+
+Evaluation and prediction both call :func:`decode_phrases`, so a score in a report is a score of
+exactly what ``KeyphraseExtractor`` returns.
+
+Rules:
+- each character takes its most probable tag;
+- a span starts at ``B-KP`` and extends over the ``I-KP`` that follow it;
+- an ``I-KP`` with no ``B-KP``/``I-KP`` before it (an orphan) *starts* a span, as conlleval reads it:
+  the model was sure the characters are inside a phrase and only unsure where it begins;
+- a span's score is the mean over its characters of ``1 - P(O)``;
+- the checkpoint's cleaning applies: the span is trimmed of strip characters (offsets move with it)
+  and dropped if what is left is rejected (empty, too short, a stop phrase).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keyphrase_tagger.data.cleaning import CleaningConfig, reject_reason, strip_span
+from keyphrase_tagger.records import B, I, O, Phrase
+
+
+def tags_to_spans(tags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tag ids -> ``(starts, ends)`` of spans, vectorised (no per-character Python)."""
+    tags = np.asarray(tags)
+    n = tags.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    prev = np.empty_like(tags)
+    prev[0] = O
+    prev[1:] = tags[:-1]
+    is_start = (tags == B) | ((tags == I) & (prev == O))
+    starts = np.flatnonzero(is_start)
+    # A span ends at the first following position that is not I-KP.
+    breaks = np.append(np.flatnonzero(tags != I), n)
+    ends = breaks[np.searchsorted(breaks, starts, side="right")]
+    return starts.astype(np.int64), ends.astype(np.int64)
+
+
+def decode_phrases(
+    text: str,
+    probs: np.ndarray,
+    cleaning: CleaningConfig,
+    min_score: float = 0.0,
+    top_k: int | None = None,
+    unique: bool = False,
+) -> list[Phrase]:
+    """Phrases of ``text`` from its ``(len(text), 3)`` tag probabilities, in text order.
+
+    ``unique=True`` keeps one entry per distinct phrase (its best-scoring occurrence);
+    ``top_k`` keeps the ``k`` best-scoring entries; ``min_score`` drops entries below it.
+    """
+    if len(text) != probs.shape[0]:
+        raise ValueError(f"probabilities for {probs.shape[0]} characters, text has {len(text)}")
+    starts, ends = tags_to_spans(probs.argmax(axis=-1))
+    if starts.size == 0:
+        return []
+    inside = 1.0 - probs[:, O].astype(np.float64)
+    cum = np.concatenate([[0.0], np.cumsum(inside)])
+    phrases: list[Phrase] = []
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        s, e = strip_span(text, s, e, cleaning.strip_chars)
+        piece = text[s:e]
+        if reject_reason(piece, cleaning) is not None:
+            continue
+        score = float(min(1.0, max(0.0, (cum[e] - cum[s]) / (e - s))))
+        if score >= min_score:
+            phrases.append(Phrase(piece, s, e, score))
+    if unique:
+        best: dict[str, Phrase] = {}
+        for p in phrases:
+            if p.text not in best or p.score > best[p.text].score:
+                best[p.text] = p
+        phrases = sorted(best.values(), key=lambda p: p.start)
+    if top_k is not None and len(phrases) > top_k:
+        keep = sorted(phrases, key=lambda p: (-p.score, p.start))[:top_k]
+        phrases = sorted(keep, key=lambda p: p.start)
+    return phrases

@@ -1,0 +1,61 @@
+"""Characters -> token ids, exactly one token per character.
+
+Labels are per character, so the model must see one position per character. Each distinct
+character is sent through the tokenizer once, as a one-character word (``is_split_into_words``),
+and the result is cached: a character the vocabulary lacks becomes ``[UNK]``, and a character the
+tokenizer would drop (whitespace, control characters) also becomes ``[UNK]`` so that nothing after
+it shifts. This is exact tokenizer behaviour at dictionary-lookup cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+class CharEncoder:
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.unk_id = int(tokenizer.unk_token_id)
+        self.cls_id = int(tokenizer.cls_token_id)
+        self.sep_id = int(tokenizer.sep_token_id)
+        self.pad_id = int(tokenizer.pad_token_id)
+        self._cache: dict[str, int] = {}
+
+    def _learn(self, chars: list[str]) -> None:
+        enc = self.tokenizer([[c] for c in chars], is_split_into_words=True, add_special_tokens=False)
+        for c, ids in zip(chars, enc["input_ids"]):
+            # One-character words give at most one token; guard anyway so alignment never shifts.
+            self._cache[c] = int(ids[0]) if len(ids) == 1 else self.unk_id
+
+    def encode(self, text: str) -> np.ndarray:
+        """``int64`` ids, ``len(text)`` of them."""
+        new = [c for c in set(text) if c not in self._cache]
+        if new:
+            self._learn(new)
+        cache = self._cache
+        return np.fromiter((cache[c] for c in text), dtype=np.int64, count=len(text))
+
+
+def build_char_vocab(texts: Iterable[str]) -> list[str]:
+    """Special tokens, then every non-whitespace character of ``texts`` in code-point order."""
+    chars = set()
+    for text in texts:
+        chars.update(text)
+    return list(SPECIAL_TOKENS) + sorted(c for c in chars if c.isprintable() and not c.isspace())
+
+
+def make_char_tokenizer(vocab: list[str], model_max_length: int):
+    """A standard BERT WordPiece tokenizer (``BertTokenizerFast``) over a character vocabulary."""
+    from transformers import BertTokenizerFast
+
+    return BertTokenizerFast(
+        vocab={token: i for i, token in enumerate(vocab)},
+        do_lower_case=False,
+        strip_accents=False,
+        tokenize_chinese_chars=True,
+        model_max_length=model_max_length,
+    )

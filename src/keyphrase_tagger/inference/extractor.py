@@ -1,0 +1,86 @@
+"""``KeyphraseExtractor``: a saved checkpoint -> phrases with exact offsets and scores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from keyphrase_tagger.checkpoint import CheckpointSettings
+from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.encoding import CharEncoder
+from keyphrase_tagger.records import Phrase
+from keyphrase_tagger.windows import owned_ranges, window_bounds
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class KeyphraseExtractor:
+    def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto", batch_size: int = 32) -> None:
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.encoder = CharEncoder(tokenizer)
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = 32) -> "KeyphraseExtractor":
+        from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+        settings = CheckpointSettings.load(path)  # raises CheckpointError on a non-checkpoint directory
+        tokenizer = AutoTokenizer.from_pretrained(str(path))
+        model = AutoModelForTokenClassification.from_pretrained(str(path))
+        return cls(model, tokenizer, settings, device=device, batch_size=batch_size)
+
+    @torch.inference_mode()
+    def predict_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """``(len(text), 3)`` float32 tag probabilities per text, windows batched across texts.
+
+        Windows are sorted by length so a batch pads little; each finished batch writes only the
+        characters each window owns (``windows.owned_ranges``) into its document's array, so
+        memory grows with the batch size, not with the length of a document.
+        """
+        max_chars, stride = self.settings.max_chars, self.settings.stride
+        out = [np.zeros((len(t), 3), dtype=np.float32) for t in texts]
+        ids = [self.encoder.encode(t) for t in texts]
+        jobs = []  # (length, doc, start, end, own_lo, own_hi)
+        for k, text in enumerate(texts):
+            bounds = window_bounds(len(text), max_chars, stride)
+            for (start, end), (lo, hi) in zip(bounds, owned_ranges(bounds)):
+                jobs.append((end - start, k, start, end, lo, hi))
+        jobs.sort(key=lambda j: -j[0])
+        enc = self.encoder
+        for b in range(0, len(jobs), self.batch_size):
+            batch = jobs[b : b + self.batch_size]
+            width = batch[0][0] + 2
+            input_ids = np.full((len(batch), width), enc.pad_id, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for r, (n, k, start, end, _, _) in enumerate(batch):
+                input_ids[r, 0] = enc.cls_id
+                input_ids[r, 1 : n + 1] = ids[k][start:end]
+                input_ids[r, n + 1] = enc.sep_id
+                mask[r, : n + 2] = 1
+            logits = self.model(
+                input_ids=torch.from_numpy(input_ids).to(self.device),
+                attention_mask=torch.from_numpy(mask).to(self.device),
+            ).logits
+            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            for r, (_, k, start, _, lo, hi) in enumerate(batch):
+                out[k][lo:hi] = probs[r, 1 + lo - start : 1 + hi - start]
+        return out
+
+    def extract(self, text: str, **options) -> list[Phrase]:
+        """Phrases of one text; ``options`` as in :func:`keyphrase_tagger.decoding.decode_phrases`."""
+        return self.extract_many([text], **options)[0]
+
+    def extract_many(self, texts: Iterable[str], **options) -> list[list[Phrase]]:
+        texts = list(texts)
+        probs = self.predict_probs(texts)
+        return [decode_phrases(t, p, self.settings.cleaning, **options) for t, p in zip(texts, probs)]

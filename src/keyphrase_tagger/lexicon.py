@@ -1,0 +1,48 @@
+"""The training lexicon: every gold phrase of the training split, with how often it is listed
+where it occurs. Saved with each checkpoint; the gazetteer baselines read it."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from keyphrase_tagger.data.labeling import PhraseMatcher
+from keyphrase_tagger.records import Document
+
+LEXICON_FILE = "lexicon.json"
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    listed: dict[str, int]  # training documents that list the phrase
+    occurs: dict[str, int]  # training documents whose text contains it
+
+    def rate(self, phrase: str) -> float:
+        """P(listed | occurs), at document level."""
+        return self.listed.get(phrase, 0) / max(self.occurs.get(phrase, 0), 1)
+
+    def phrases(self, min_rate: float | None = None) -> list[str]:
+        """Phrases in a fixed order; with ``min_rate``, only those whose rate exceeds it."""
+        return [p for p in sorted(self.listed) if min_rate is None or self.rate(p) > min_rate]
+
+    def save(self, directory: str | Path) -> None:
+        data = {p: [self.listed[p], self.occurs.get(p, 0)] for p in sorted(self.listed)}
+        (Path(directory) / LEXICON_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Lexicon":
+        data = json.loads((Path(directory) / LEXICON_FILE).read_text(encoding="utf-8"))
+        return cls({p: v[0] for p, v in data.items()}, {p: v[1] for p, v in data.items()})
+
+
+def build_lexicon(documents: Iterable[Document]) -> Lexicon:
+    documents = list(documents)
+    listed = Counter(p for d in documents for p in set(d.phrases))
+    matcher = PhraseMatcher(sorted(listed))
+    occurs: Counter = Counter()
+    for d in documents:
+        occurs.update({matcher.phrases[i] for i, _, _ in matcher.find_all(d.text)})
+    return Lexicon(dict(listed), dict(occurs))

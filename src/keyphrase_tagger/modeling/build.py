@@ -1,0 +1,62 @@
+"""Model presets: a small BERT from scratch over a character vocabulary, or a pretrained one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+from keyphrase_tagger.encoding import build_char_vocab, make_char_tokenizer
+from keyphrase_tagger.errors import ConfigError
+from keyphrase_tagger.records import ID2LABEL, LABEL2ID
+
+log = logging.getLogger(__name__)
+
+# Keys of configs/model/tiny.yaml that are BertConfig fields.
+_BERT_KEYS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "type_vocab_size",
+    "initializer_range",
+)
+
+
+def build_model_and_tokenizer(model_cfg: Mapping, train_texts: Iterable[str], max_chars: int):
+    """``(model, tokenizer)`` for the ``model`` config group; windows of ``max_chars`` must fit."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, BertConfig, BertForTokenClassification
+
+    if model_cfg.get("from_scratch", False):
+        bert_kwargs = {k: model_cfg[k] for k in _BERT_KEYS if model_cfg.get(k) is not None}
+        vocab = build_char_vocab(train_texts)
+        tokenizer = make_char_tokenizer(vocab, int(bert_kwargs.get("max_position_embeddings", 512)))
+        config = BertConfig(
+            vocab_size=len(vocab),
+            pad_token_id=tokenizer.pad_token_id,
+            num_labels=len(ID2LABEL),
+            id2label=ID2LABEL,
+            label2id=LABEL2ID,
+            **bert_kwargs,
+        )
+        model = BertForTokenClassification(config)
+        log.info("new BERT from scratch: %d characters in vocab, %.2fM parameters", len(vocab), model.num_parameters() / 1e6)
+    else:
+        name = model_cfg.get("name_or_path")
+        if not name:
+            raise ConfigError("model.name_or_path must name a pretrained model or a local directory")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name)
+            model = AutoModelForTokenClassification.from_pretrained(
+                name, num_labels=len(ID2LABEL), id2label=ID2LABEL, label2id=LABEL2ID, ignore_mismatched_sizes=True
+            )
+        except OSError as err:
+            raise ConfigError(f"model.name_or_path={name}: cannot load a pretrained model ({err.__class__.__name__}: "
+                              f"{str(err).splitlines()[0]})") from None
+    limit = int(model.config.max_position_embeddings)
+    tokenizer.model_max_length = limit
+    if max_chars + 2 > limit:
+        raise ConfigError(f"data.window.max_chars={max_chars} + 2 special tokens exceeds the model's {limit} positions")
+    return model, tokenizer

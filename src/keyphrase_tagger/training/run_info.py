@@ -1,0 +1,42 @@
+"""``run_info.json``: what it takes to know how a run was made."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+
+PACKAGES = ("keyphrase-tagger", "torch", "transformers", "datasets", "accelerate", "seqeval", "hydra-core", "ahocorasick-rs")
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def run_info(seed: int, data_stats: dict, wall_time_s: float, extra: dict | None = None) -> dict:
+    return {
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "seed": seed,
+        "wall_time_s": round(wall_time_s, 2),
+        "data_stats": data_stats,
+        **(extra or {}),
+    }

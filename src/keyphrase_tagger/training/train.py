@@ -1,0 +1,157 @@
+"""``train(cfg)``: corpus -> labeled splits -> windows -> HF Trainer -> best model in ``run_dir/model``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from keyphrase_tagger.checkpoint import CheckpointSettings
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.data.prepare import LabeledDocument, prepare_corpus
+from keyphrase_tagger.encoding import CharEncoder
+from keyphrase_tagger.evaluation.scoring import score_documents
+from keyphrase_tagger.lexicon import build_lexicon
+from keyphrase_tagger.modeling.build import build_model_and_tokenizer
+from keyphrase_tagger.modeling.features import windows_dataset
+from keyphrase_tagger.training.arguments import training_arguments
+from keyphrase_tagger.training.run_info import run_info
+from keyphrase_tagger.windows import merge_windows, window_bounds
+
+log = logging.getLogger(__name__)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def window_logits_to_probs(logits: np.ndarray, docs: list[LabeledDocument], max_chars: int, stride: int) -> list[np.ndarray]:
+    """Trainer predictions (windows in dataset order, padded) -> per-document probabilities."""
+    probs, row = [], 0
+    for d in docs:
+        bounds = window_bounds(len(d.document.text), max_chars, stride)
+        values = [softmax(logits[row + j, 1 : 1 + e - s].astype(np.float64)) for j, (s, e) in enumerate(bounds)]
+        row += len(bounds)
+        probs.append(merge_windows(len(d.document.text), bounds, values))
+    return probs
+
+
+def make_compute_metrics(docs: list[LabeledDocument], max_chars: int, stride: int, cleaning: CleaningConfig):
+    """Document-level metrics for the Trainer: windows merged back before anything is counted."""
+
+    def compute_metrics(eval_pred) -> dict[str, float]:
+        logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+        probs = window_logits_to_probs(np.asarray(logits), docs, max_chars, stride)
+        report = score_documents([d.document for d in docs], [d.tags for d in docs], probs, cleaning)
+        micro = report["phrase"]["micro"]
+        return {
+            "phrase_f1": micro["f1"],
+            "phrase_precision": micro["precision"],
+            "phrase_recall": micro["recall"],
+            "phrase_macro_f1": report["phrase"]["macro"]["f1"],
+            "entity_f1": report["entity"]["f1"],
+        }
+
+    return compute_metrics
+
+
+def run_dir_of(cfg: DictConfig) -> Path:
+    """Hydra's job directory when Hydra runs us (one per multirun job), else ``cfg.output_dir``."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except (ImportError, ValueError):
+        return Path(cfg.output_dir)
+
+
+def write_log_csv(log_history: list[dict], path: Path) -> None:
+    keys = sorted({k for row in log_history for k in row})
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(log_history)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train the configured model; return the final validation metrics (``eval_*``)."""
+    import torch
+    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, Trainer, set_seed
+
+    started = time.time()
+    run_dir = run_dir_of(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    seed = int(cfg.seed)
+    set_seed(seed)
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+
+    prepared = prepare_corpus(cfg.data)
+    train_docs, val_docs = prepared.split("train"), prepared.split("validation")
+    max_docs = cfg.data.get("max_documents")
+    if max_docs:  # smoke runs: a handful of documents
+        train_docs, val_docs = train_docs[:max_docs], val_docs[: max(1, max_docs // 2)]
+    if not train_docs:
+        from keyphrase_tagger.errors import ConfigError
+
+        raise ConfigError("the training split is empty: the corpus needs more documents for this split config")
+    max_chars, stride = int(cfg.data.window.max_chars), int(cfg.data.window.stride)
+    cleaning = CleaningConfig.from_dict(cfg.data.get("cleaning"))
+
+    model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in train_docs], max_chars)
+    encoder = CharEncoder(tokenizer)
+    train_ds = windows_dataset([d.document.text for d in train_docs], encoder, max_chars, stride, [d.tags for d in train_docs])
+    val_ds = windows_dataset([d.document.text for d in val_docs], encoder, max_chars, stride, [d.tags for d in val_docs])
+    log.info("%d training windows from %d documents, %d validation windows from %d documents",
+             len(train_ds), len(train_docs), len(val_ds), len(val_docs))
+
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    args = training_arguments(trainer_cfg, run_dir, seed)
+    has_val = len(val_docs) > 0
+    if not has_val:
+        log.warning("no validation documents: training without evaluation or best-model selection")
+        args.eval_strategy = "no"
+        args.load_best_model_at_end = False
+    callbacks = []
+    patience = trainer_cfg.get("early_stopping_patience")
+    if patience and has_val:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(patience)))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds.remove_columns(["doc_index", "window_start"]),
+        eval_dataset=val_ds.remove_columns(["doc_index", "window_start"]) if has_val else None,
+        data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8),
+        processing_class=tokenizer,
+        compute_metrics=make_compute_metrics(val_docs, max_chars, stride, cleaning) if has_val else None,
+        callbacks=callbacks,
+    )
+    resume = trainer_cfg.get("resume_from_checkpoint")
+    train_output = trainer.train(resume_from_checkpoint=resume if resume not in (None, False) else None)
+    metrics = {"train_" + k if not k.startswith("train_") else k: v for k, v in train_output.metrics.items()}
+    if has_val:
+        metrics.update(trainer.evaluate())
+
+    if trainer.is_world_process_zero():
+        model_dir = run_dir / "model"
+        trainer.save_model(str(model_dir))  # the best model: load_best_model_at_end restored it
+        tokenizer.save_pretrained(str(model_dir))
+        data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
+        CheckpointSettings(max_chars, stride, cleaning, data_cfg).save(model_dir)
+        build_lexicon(d.document for d in train_docs).save(model_dir)
+        (run_dir / "logs").mkdir(exist_ok=True)
+        write_log_csv(trainer.state.log_history, run_dir / "logs" / "log_history.csv")
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        info = run_info(seed, prepared.stats(), time.time() - started,
+                        {"n_train_windows": len(train_ds), "n_validation_windows": len(val_ds),
+                         "n_parameters": int(model.num_parameters()),
+                         "best_checkpoint": trainer.state.best_model_checkpoint})
+        (run_dir / "run_info.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+        log.info("model saved to %s", model_dir)
+    return metrics
