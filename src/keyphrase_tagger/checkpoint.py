@@ -24,12 +24,14 @@ class CheckpointSettings:
     stride: int
     cleaning: CleaningConfig
     data: dict = field(default_factory=dict)
+    lexicon_features: dict = field(default_factory=dict)  # LexiconFeatureConfig.to_dict()
 
     def save(self, directory: str | Path) -> None:
         payload = {
             "window": {"max_chars": self.max_chars, "stride": self.stride},
             "cleaning": self.cleaning.to_dict(),
             "data": self.data,
+            "lexicon_features": self.lexicon_features,
         }
         (Path(directory) / SETTINGS_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -44,6 +46,7 @@ class CheckpointSettings:
                 stride=int(payload["window"]["stride"]),
                 cleaning=CleaningConfig.from_dict(payload.get("cleaning")),
                 data=payload.get("data", {}),
+                lexicon_features=payload.get("lexicon_features", {}),
             )
         except (ValueError, KeyError, TypeError) as err:
             raise CheckpointError(f"{directory / SETTINGS_FILE}: unreadable settings ({err})") from None

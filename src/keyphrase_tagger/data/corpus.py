@@ -77,8 +77,13 @@ def read_corpus(path: str | Path) -> list[RawDocument]:
             )
         list_line, phrases = lines[k + 1]
         if not _is_list_line(phrases.strip()):
+            # Either this list lost a bracket or the document before it lost its whole list:
+            # name both lines so the user can tell which.
             raise CorpusFormatError(
-                path, list_line, "phrase list must be wrapped in [...] (a document without its list?)"
+                path,
+                list_line,
+                f"expected the phrase list of the document on line {text_line}, wrapped in [...]; "
+                "found a line that is not (a document without its list?)",
             )
         documents.append(
             RawDocument(

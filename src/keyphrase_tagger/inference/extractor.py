@@ -11,6 +11,8 @@ import torch
 from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.decoding import decode_phrases
 from keyphrase_tagger.encoding import CharEncoder
+from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer
 from keyphrase_tagger.records import Phrase
 from keyphrase_tagger.windows import owned_ranges, window_bounds
 
@@ -22,13 +24,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 class KeyphraseExtractor:
-    def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto", batch_size: int = 32) -> None:
+    def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto", batch_size: int = 32,
+                 featurizer: LexiconFeaturizer | None = None) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.settings = settings
         self.encoder = CharEncoder(tokenizer)
         self.batch_size = batch_size
+        self.featurizer = featurizer
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = 32) -> "KeyphraseExtractor":
@@ -37,7 +41,9 @@ class KeyphraseExtractor:
         settings = CheckpointSettings.load(path)  # raises CheckpointError on a non-checkpoint directory
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForTokenClassification.from_pretrained(str(path))
-        return cls(model, tokenizer, settings, device=device, batch_size=batch_size)
+        features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
+        featurizer = LexiconFeaturizer(Lexicon.load(path), features) if features.enabled else None
+        return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer)
 
     @torch.inference_mode()
     def predict_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -50,6 +56,7 @@ class KeyphraseExtractor:
         max_chars, stride = self.settings.max_chars, self.settings.stride
         out = [np.zeros((len(t), 3), dtype=np.float32) for t in texts]
         ids = [self.encoder.encode(t) for t in texts]
+        types = [self.featurizer.type_ids(t) for t in texts] if self.featurizer is not None else None
         jobs = []  # (length, doc, start, end, own_lo, own_hi)
         for k, text in enumerate(texts):
             bounds = window_bounds(len(text), max_chars, stride)
@@ -62,14 +69,18 @@ class KeyphraseExtractor:
             width = batch[0][0] + 2
             input_ids = np.full((len(batch), width), enc.pad_id, dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
+            type_ids = np.zeros((len(batch), width), dtype=np.int64)
             for r, (n, k, start, end, _, _) in enumerate(batch):
                 input_ids[r, 0] = enc.cls_id
                 input_ids[r, 1 : n + 1] = ids[k][start:end]
                 input_ids[r, n + 1] = enc.sep_id
                 mask[r, : n + 2] = 1
+                if types is not None:
+                    type_ids[r, 1 : n + 1] = types[k][start:end]
             logits = self.model(
                 input_ids=torch.from_numpy(input_ids).to(self.device),
                 attention_mask=torch.from_numpy(mask).to(self.device),
+                token_type_ids=torch.from_numpy(type_ids).to(self.device),
             ).logits
             probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
             for r, (_, k, start, _, lo, hi) in enumerate(batch):

@@ -25,12 +25,16 @@ _BERT_KEYS = (
 )
 
 
-def build_model_and_tokenizer(model_cfg: Mapping, train_texts: Iterable[str], max_chars: int):
-    """``(model, tokenizer)`` for the ``model`` config group; windows of ``max_chars`` must fit."""
+def build_model_and_tokenizer(model_cfg: Mapping, train_texts: Iterable[str], max_chars: int, n_token_types: int = 2):
+    """``(model, tokenizer)`` for the ``model`` config group; windows of ``max_chars`` must fit.
+
+    ``n_token_types`` > 2 sizes ``token_type_ids`` for lexicon features (models from scratch only).
+    """
     from transformers import AutoModelForTokenClassification, AutoTokenizer, BertConfig, BertForTokenClassification
 
     if model_cfg.get("from_scratch", False):
         bert_kwargs = {k: model_cfg[k] for k in _BERT_KEYS if model_cfg.get(k) is not None}
+        bert_kwargs["type_vocab_size"] = max(int(bert_kwargs.get("type_vocab_size", 2)), n_token_types)
         vocab = build_char_vocab(train_texts)
         tokenizer = make_char_tokenizer(vocab, int(bert_kwargs.get("max_position_embeddings", 512)))
         config = BertConfig(
@@ -44,6 +48,9 @@ def build_model_and_tokenizer(model_cfg: Mapping, train_texts: Iterable[str], ma
         model = BertForTokenClassification(config)
         log.info("new BERT from scratch: %d characters in vocab, %.2fM parameters", len(vocab), model.num_parameters() / 1e6)
     else:
+        if n_token_types > 2:
+            raise ConfigError("model.lexicon_features.enabled=true needs a model trained from scratch "
+                              "(a pretrained model has 2 token types)")
         name = model_cfg.get("name_or_path")
         if not name:
             raise ConfigError("model.name_or_path must name a pretrained model or a local directory")

@@ -18,11 +18,15 @@ def window_rows(
     max_chars: int,
     stride: int,
     tags: Sequence[np.ndarray] | None = None,
+    type_ids: Sequence[np.ndarray] | None = None,
 ) -> dict[str, list]:
-    """Columns ``input_ids``, ``attention_mask``, ``doc_index``, ``window_start`` (+ ``labels``)."""
+    """Columns ``input_ids``, ``attention_mask``, ``doc_index``, ``window_start``
+    (+ ``labels`` given ``tags``, + ``token_type_ids`` given per-character ``type_ids``)."""
     rows: dict[str, list] = {"input_ids": [], "attention_mask": [], "doc_index": [], "window_start": []}
     if tags is not None:
         rows["labels"] = []
+    if type_ids is not None:
+        rows["token_type_ids"] = []
     for k, text in enumerate(texts):
         ids = encoder.encode(text)
         for start, end in window_bounds(len(text), max_chars, stride):
@@ -33,11 +37,13 @@ def window_rows(
             rows["window_start"].append(start)
             if tags is not None:
                 rows["labels"].append([IGNORE_INDEX, *tags[k][start:end].astype(np.int64).tolist(), IGNORE_INDEX])
+            if type_ids is not None:
+                rows["token_type_ids"].append([0, *type_ids[k][start:end].tolist(), 0])
     return rows
 
 
-def windows_dataset(texts, encoder, max_chars, stride, tags=None):
+def windows_dataset(texts, encoder, max_chars, stride, tags=None, type_ids=None):
     """A ``datasets.Dataset`` of windows (see :func:`window_rows`)."""
     import datasets
 
-    return datasets.Dataset.from_dict(window_rows(texts, encoder, max_chars, stride, tags))
+    return datasets.Dataset.from_dict(window_rows(texts, encoder, max_chars, stride, tags, type_ids))

@@ -17,6 +17,7 @@ from keyphrase_tagger.data.prepare import LabeledDocument, prepare_corpus
 from keyphrase_tagger.encoding import CharEncoder
 from keyphrase_tagger.evaluation.scoring import score_documents
 from keyphrase_tagger.lexicon import build_lexicon
+from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer, training_type_ids
 from keyphrase_tagger.modeling.build import build_model_and_tokenizer
 from keyphrase_tagger.modeling.features import windows_dataset
 from keyphrase_tagger.training.arguments import training_arguments
@@ -104,10 +105,21 @@ def train(cfg: DictConfig) -> dict:
     max_chars, stride = int(cfg.data.window.max_chars), int(cfg.data.window.stride)
     cleaning = CleaningConfig.from_dict(cfg.data.get("cleaning"))
 
-    model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in train_docs], max_chars)
+    lexicon = build_lexicon(d.document for d in train_docs)
+    features = LexiconFeatureConfig.from_dict(cfg.model.get("lexicon_features"))
+    train_types = val_types = None
+    if features.enabled:
+        train_types = training_type_ids(lexicon, [d.document for d in train_docs], features)
+        featurizer = LexiconFeaturizer(lexicon, features)
+        val_types = [featurizer.type_ids(d.document.text) for d in val_docs]
+
+    model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in train_docs], max_chars,
+                                                 n_token_types=features.n_types if features.enabled else 2)
     encoder = CharEncoder(tokenizer)
-    train_ds = windows_dataset([d.document.text for d in train_docs], encoder, max_chars, stride, [d.tags for d in train_docs])
-    val_ds = windows_dataset([d.document.text for d in val_docs], encoder, max_chars, stride, [d.tags for d in val_docs])
+    train_ds = windows_dataset([d.document.text for d in train_docs], encoder, max_chars, stride,
+                               [d.tags for d in train_docs], train_types)
+    val_ds = windows_dataset([d.document.text for d in val_docs], encoder, max_chars, stride,
+                             [d.tags for d in val_docs], val_types)
     log.info("%d training windows from %d documents, %d validation windows from %d documents",
              len(train_ds), len(train_docs), len(val_ds), len(val_docs))
 
@@ -143,8 +155,8 @@ def train(cfg: DictConfig) -> dict:
         trainer.save_model(str(model_dir))  # the best model: load_best_model_at_end restored it
         tokenizer.save_pretrained(str(model_dir))
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-        CheckpointSettings(max_chars, stride, cleaning, data_cfg).save(model_dir)
-        build_lexicon(d.document for d in train_docs).save(model_dir)
+        CheckpointSettings(max_chars, stride, cleaning, data_cfg, features.to_dict()).save(model_dir)
+        lexicon.save(model_dir)
         (run_dir / "logs").mkdir(exist_ok=True)
         write_log_csv(trainer.state.log_history, run_dir / "logs" / "log_history.csv")
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
