@@ -15,7 +15,6 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
 	# CPU build first: a bare torch requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(BIN)/pip install -e ".[dev]"

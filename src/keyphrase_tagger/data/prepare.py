@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,18 +50,25 @@ class PreparedCorpus:
 def label_document(raw: RawDocument, cleaning: CleaningConfig, on_missing: str, path: object) -> LabeledDocument:
     """Clean one phrase list and tag every occurrence of every kept phrase."""
     cleaned = clean_phrases(raw.raw_phrases, cleaning)
+    # A phrase absent from the text never matches, so matching the whole cleaned list gives the
+    # same tags as matching only the phrases that occur. Only phrases that were never chosen need a
+    # substring check (missing or shadowed): no loop over the whole list for long documents.
+    matcher = PhraseMatcher(cleaned.kept)
+    tags, matches = label_text(raw.text, matcher)
+    used = {matcher.phrases[i] for i, _, _ in matches}
     dropped = list(cleaned.dropped)
     kept: list[str] = []
+    shadowed: list[str] = []
     for phrase in cleaned.kept:
-        if phrase in raw.text:
+        if phrase in used:
             kept.append(phrase)
+        elif phrase in raw.text:
+            kept.append(phrase)
+            shadowed.append(phrase)
         elif on_missing == "error":
             raise CorpusFormatError(path, raw.phrases_line, f'phrase "{phrase}" does not occur in its document')
         else:
             dropped.append(("missing", phrase))
-    matcher = PhraseMatcher(kept)
-    tags, matches = label_text(raw.text, matcher)
-    used = {m[0] for m in matches}
     stats = DocumentStats(
         characters=len(raw.text),
         raw_phrases=len(raw.raw_phrases),
@@ -69,7 +76,7 @@ def label_document(raw: RawDocument, cleaning: CleaningConfig, on_missing: str, 
         tagged_spans=len(matches),
         tagged_characters=int(np.count_nonzero(tags)),
         dropped=dropped,
-        shadowed=[p for i, p in enumerate(matcher.phrases) if i not in used],
+        shadowed=shadowed,
     )
     return LabeledDocument(Document(raw.doc_id, raw.text, tuple(kept)), tags, stats)
 
@@ -130,7 +137,10 @@ def write_atomically(target: Path, write) -> None:
     """Call ``write(tmp_dir)`` and move the result to ``target`` only if it succeeded."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    # Not tempfile.mkdtemp: it makes the directory private (0700), and the renamed output should
+    # get the permissions any new directory gets (umask applied).
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    tmp.mkdir()
     try:
         write(tmp)
         if target.exists():
@@ -149,7 +159,11 @@ def save_prepared(prepared: PreparedCorpus, processed_dir: str | Path, config: M
         import datasets
 
         datasets.disable_progress_bars()
-        to_dataset_dict(prepared).save_to_disk(str(tmp))
+        dataset = to_dataset_dict(prepared)
+        # datasets writes an empty split as zero shards, which load_from_disk cannot read back:
+        # give every empty split one (empty) shard explicitly.
+        empty = {name: 1 for name, split in dataset.items() if split.num_rows == 0}
+        dataset.save_to_disk(str(tmp), num_shards=empty)
         payload = {"config": dict(config or {}), "splits": stats}
         (tmp / "stats.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 

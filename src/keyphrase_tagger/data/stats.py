@@ -17,7 +17,8 @@ class DocumentStats:
     tagged_spans: int
     tagged_characters: int
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (reason, phrase)
-    shadowed: list[str] = field(default_factory=list)  # kept, but every occurrence inside another match
+    # Kept and occurring, but every occurrence overlaps a chosen (longer or earlier) match.
+    shadowed: list[str] = field(default_factory=list)
 
 
 def pool_stats(docs: Iterable[DocumentStats]) -> dict:

@@ -1,0 +1,256 @@
+"""Corpus -> labeled documents -> splits -> DatasetDict on disk, and ``kpt-prepare`` end to end."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+
+from conftest import CORPUS, compose
+from keyphrase_tagger.data.labeling import tag_ids_to_strings
+from keyphrase_tagger.data.prepare import prepare_corpus, save_prepared, to_dataset_dict, write_atomically
+from keyphrase_tagger.data.splits import SPLITS
+from keyphrase_tagger.errors import ConfigError, CorpusFormatError
+from test_cleaning import PINNED_STRIP_CHARS
+from test_labeling import naive_leftmost_longest
+
+KPT_PREPARE = Path(sys.executable).parent / "kpt-prepare"
+COLUMNS = ["doc_id", "text", "labels", "phrases"]
+
+THREE_DOCUMENTS = (
+    "发展服务业和现代物流，推进服务业升级\n"
+    "[服务业,现代物流,的]\n"
+    "\n"
+    "支持跨境电商发展\n"
+    "[跨境电商、,电商]\n"
+    "养老服务体系建设\n"
+    "[养老服务,体系建设]\n"
+)
+
+
+def write_corpus(directory: Path, content: str | bytes, name: str = "corpus.txt") -> Path:
+    path = directory / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def prepared(tmp_path: Path, content: str, *overrides: str):
+    cfg = compose("prepare", [f"data.corpus_path={write_corpus(tmp_path, content)}", *overrides])
+    return prepare_corpus(cfg.data)
+
+
+def run_prepare(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [str(KPT_PREPARE), *overrides], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+# --- prepare_corpus ---------------------------------------------------------------------------
+
+
+def test_documents_carry_cleaned_phrases_and_one_tag_per_character(tmp_path):
+    docs = prepared(tmp_path, THREE_DOCUMENTS).documents
+    assert [d.document.doc_id for d in docs] == ["doc-0000", "doc-0001", "doc-0002"]
+    assert [d.document.phrases for d in docs] == [("服务业", "现代物流"), ("跨境电商", "电商"), ("养老服务", "体系建设")]
+    first = docs[0]
+    assert len(first.tags) == len(first.document.text)
+    assert "".join(t[0] for t in tag_ids_to_strings(first.tags)) == "OOBIIOBIIIOOOBIIOO"
+
+
+def test_shadowed_phrase_stays_in_the_gold_list_but_is_counted(tmp_path):
+    doc = prepared(tmp_path, THREE_DOCUMENTS).documents[1]
+    # "电商" only occurs inside "跨境电商": kept as gold, never tagged.
+    assert "电商" in doc.document.phrases
+    assert doc.stats.shadowed == ["电商"]
+
+
+def test_missing_phrase_warns_drops_and_counts_by_default(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        corpus = prepared(tmp_path, "发展服务业\n[服务业,港口]\n")
+    assert corpus.documents[0].document.phrases == ("服务业",)
+    assert corpus.stats()["all"]["dropped"]["missing"] == {"count": 1, "examples": ["港口"]}
+    assert any("do not occur" in r.getMessage() for r in caplog.records)
+
+
+def test_missing_phrase_with_on_missing_error_names_the_list_line(tmp_path):
+    with pytest.raises(CorpusFormatError) as info:
+        prepared(tmp_path, THREE_DOCUMENTS + "\n发展服务业\n[服务业,港口]\n", "data.on_missing_phrase=error")
+    assert info.value.line == 10
+    assert str(info.value).endswith(':10: phrase "港口" does not occur in its document')
+
+
+def test_phrase_missing_only_before_cleaning_is_not_missing(tmp_path):
+    corpus = prepared(tmp_path, "发展服务业\n[服务业。]\n", "data.on_missing_phrase=error")
+    assert corpus.documents[0].document.phrases == ("服务业",)
+
+
+@pytest.mark.parametrize("override", ["data.on_missing_phrase=ignore", "data.overlap=shortest"])
+def test_unknown_policies_are_config_errors(tmp_path, override):
+    with pytest.raises(ConfigError):
+        prepared(tmp_path, THREE_DOCUMENTS, override)
+
+
+def test_corpus_without_documents_is_an_error(tmp_path):
+    with pytest.raises(CorpusFormatError, match="no documents"):
+        prepared(tmp_path, "\n\n")
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_tiny_corpora_prepare_with_empty_splits_and_a_warning(tmp_path, n, caplog):
+    content = "".join(f"第{i}份文件发展服务业\n[服务业]\n" for i in range(n))
+    with caplog.at_level(logging.WARNING):
+        corpus = prepared(tmp_path, content)
+    dataset = to_dataset_dict(corpus)
+    assert sum(dataset[name].num_rows for name in SPLITS) == n
+    assert any(dataset[name].num_rows == 0 for name in SPLITS)
+    assert any("is empty" in r.getMessage() for r in caplog.records)
+    save_prepared(corpus, tmp_path / "out")
+    assert datasets.load_from_disk(str(tmp_path / "out"))["train"].num_rows == n
+
+
+def test_kfold_config_gives_the_fold_as_test_split(tmp_path):
+    content = "".join(f"第{i}份文件发展服务业\n[服务业]\n" for i in range(10))
+    folds = [prepared(tmp_path, content, "data.split.kfold=5", f"data.split.fold={i}").splits for i in range(5)]
+    assert sorted(i for f in folds for i in f["test"]) == list(range(10))
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def test_write_atomically_leaves_nothing_when_writing_fails(tmp_path):
+    def fail(directory: Path) -> None:
+        (directory / "half.txt").write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(tmp_path / "out", fail)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_atomically_replaces_an_older_output(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "stale.txt").write_text("old")
+    write_atomically(tmp_path / "out", lambda d: (d / "new.txt").write_text("new"))
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_output_directory_gets_ordinary_permissions(tmp_path):
+    write_atomically(tmp_path / "out", lambda d: None)
+    (tmp_path / "plain").mkdir()
+    assert (tmp_path / "out").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+# --- kpt-prepare end to end -------------------------------------------------------------------
+
+
+def test_kpt_prepare_writes_dataset_dict_and_stats(tmp_path):
+    write_corpus(tmp_path, THREE_DOCUMENTS)
+    result = run_prepare(tmp_path, "data.corpus_path=corpus.txt", "data.processed_dir=processed/policy")
+    assert result.returncode == 0, result.stderr
+
+    dataset = datasets.load_from_disk(str(tmp_path / "processed" / "policy"))
+    assert sorted(dataset) == sorted(SPLITS)
+    rows = [row for name in SPLITS for row in dataset[name]]
+    assert all(dataset[name].column_names == COLUMNS for name in SPLITS)
+    assert sorted(r["doc_id"] for r in rows) == ["doc-0000", "doc-0001", "doc-0002"]
+    for row in rows:
+        assert len(row["labels"]) == len(row["text"])
+        assert set(row["labels"]) <= {"O", "B-KP", "I-KP"}
+    by_id = {r["doc_id"]: r for r in rows}
+    assert by_id["doc-0001"]["phrases"] == ["跨境电商", "电商"]
+    assert by_id["doc-0001"]["labels"] == ["O", "O", "B-KP", "I-KP", "I-KP", "I-KP", "O", "O"]
+
+    stats = json.loads((tmp_path / "processed" / "policy" / "stats.json").read_text(encoding="utf-8"))
+    assert stats["splits"]["all"]["documents"] == 3
+    assert stats["splits"]["all"]["shadowed"] == {"count": 1, "examples": ["电商"]}
+    assert sum(stats["splits"][name]["documents"] for name in SPLITS) == 3
+    assert stats["config"]["corpus_path"] == "corpus.txt"
+
+    table = result.stdout
+    assert "tagged_fraction" in table and "dropped: too_short" in table
+    assert all(name in table for name in SPLITS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "processed"]
+
+
+MALFORMED = {
+    "odd_line_count": ("发展服务业\n[服务业]\n推进物流\n", 3, []),
+    "document_without_list": ("发展服务业\n[服务业]\n推进物流\n支持电商\n[电商]\n", 4, []),
+    "list_not_bracketed": ("发展服务业\n服务业,发展\n", 2, []),
+    "list_missing_closing_bracket": ("发展服务业\n[服务业]\n推进物流\n[物流\n", 4, []),
+    "invalid_utf8": ("发展服务业\n[服务业]\n推进".encode() + b"\xff" + "物流\n[物流]\n".encode(), 3, []),
+    "missing_phrase_error": ("发展服务业\n[服务业]\n推进物流\n[物流,港口]\n", 4, ["data.on_missing_phrase=error"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_kpt_prepare_reports_a_malformed_corpus_in_one_line_and_writes_nothing(tmp_path, case):
+    content, line, overrides = MALFORMED[case]
+    write_corpus(tmp_path, content)
+    result = run_prepare(tmp_path, "data.corpus_path=corpus.txt", "data.processed_dir=processed/policy", *overrides)
+    assert result.returncode != 0
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"error: corpus.txt:{line}: ")
+    assert "Traceback" not in result.stderr + result.stdout
+    # Nothing written: no dataset, no parent directory, no Hydra outputs/ or .hydra/.
+    assert [p.name for p in tmp_path.iterdir()] == ["corpus.txt"]
+
+
+def test_kpt_prepare_reports_a_missing_corpus_file(tmp_path):
+    result = run_prepare(tmp_path, "data.corpus_path=nowhere.txt", "data.processed_dir=processed")
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == ["error: nowhere.txt: file not found"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_kpt_prepare_leaves_an_earlier_dataset_untouched(tmp_path):
+    write_corpus(tmp_path, "发展服务业\n")
+    (tmp_path / "processed").mkdir()
+    (tmp_path / "processed" / "dataset_dict.json").write_text("{}")
+    result = run_prepare(tmp_path, "data.corpus_path=corpus.txt", "data.processed_dir=processed")
+    assert result.returncode != 0
+    assert [p.name for p in (tmp_path / "processed").iterdir()] == ["dataset_dict.json"]
+
+
+# --- the embedded corpus, every tag checked ---------------------------------------------------
+
+
+def independent_documents(path: Path) -> list[tuple[str, list[str]]]:
+    """(text, cleaned phrases) per document, read and cleaned without the package's code."""
+    lines = [ln.rstrip("\r") for ln in path.read_text(encoding="utf-8-sig").split("\n") if ln.strip()]
+    documents = []
+    for text, phrase_line in zip(lines[0::2], lines[1::2]):
+        phrases = [p.strip(PINNED_STRIP_CHARS) for p in phrase_line.strip()[1:-1].split(",")]
+        cleaned = [p for p in dict.fromkeys(phrases) if len(p) >= 2 and p in text]
+        documents.append((text, cleaned))
+    return documents
+
+
+@pytest.fixture(scope="module")
+def embedded_dataset(tmp_path_factory) -> datasets.DatasetDict:
+    cwd = tmp_path_factory.mktemp("embedded")
+    result = run_prepare(cwd, f"data.corpus_path={CORPUS}", "data.processed_dir=processed")
+    assert result.returncode == 0, result.stderr
+    return datasets.load_from_disk(str(cwd / "processed"))
+
+
+def test_embedded_corpus_splits_forty_documents_80_10_10(embedded_dataset):
+    assert [embedded_dataset[name].num_rows for name in SPLITS] == [32, 4, 4]
+
+
+def test_every_tag_of_the_embedded_corpus_follows_the_pinned_rule(embedded_dataset):
+    rows = {row["doc_id"]: row for name in SPLITS for row in embedded_dataset[name]}
+    expected = independent_documents(CORPUS)
+    assert len(expected) == 40 and len(rows) == 40
+    for k, (text, phrases) in enumerate(expected):
+        row = rows[f"doc-{k:04d}"]
+        assert row["text"] == text
+        assert row["phrases"] == phrases, row["doc_id"]
+        assert row["labels"] == naive_leftmost_longest(text, phrases), row["doc_id"]
