@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keyphrase_tagger.data.labeling import PhraseMatcher
+from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.records import Document
 
 LEXICON_FILE = "lexicon.json"
@@ -34,8 +35,15 @@ class Lexicon:
 
     @classmethod
     def load(cls, directory: str | Path) -> "Lexicon":
-        data = json.loads((Path(directory) / LEXICON_FILE).read_text(encoding="utf-8"))
-        return cls({p: v[0] for p, v in data.items()}, {p: v[1] for p, v in data.items()})
+        path = Path(directory) / LEXICON_FILE
+        # A checkpoint copied without its lexicon is a user's mistake: one line, not a traceback.
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls({p: int(v[0]) for p, v in data.items()}, {p: int(v[1]) for p, v in data.items()})
+        except FileNotFoundError:
+            raise CheckpointError(f"{path}: missing (the training lexicon the gazetteer baselines need)") from None
+        except (ValueError, TypeError, IndexError, AttributeError) as err:
+            raise CheckpointError(f"{path}: unreadable lexicon ({err})") from None
 
 
 def build_lexicon(documents: Iterable[Document]) -> Lexicon:

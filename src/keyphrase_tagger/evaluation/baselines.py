@@ -35,15 +35,23 @@ def choose_threshold(lexicon: Lexicon, validation: Sequence[Document]) -> tuple[
 
 
 def baseline_reports(lexicon: Lexicon, documents: Sequence[Document], validation: Sequence[Document]) -> dict:
+    """Both baselines on ``documents``: phrase scores, lexicon size used, per-document predictions.
+
+    ``validation`` only chooses the calibrated threshold; it is never scored here.
+    """
     gold = [d.phrases for d in documents]
     out = {}
-    full = gazetteer_predictions(PhraseMatcher(lexicon.phrases()), documents)
-    out["gazetteer"] = {"phrase": _summary(phrase_scores(full, gold)), "predicted": full}
+    everything = lexicon.phrases()
+    full = gazetteer_predictions(PhraseMatcher(everything), documents)
+    out["gazetteer"] = {"phrase": _summary(phrase_scores(full, gold)), "n_phrases": len(everything), "predicted": full}
     threshold, val_f1 = choose_threshold(lexicon, validation)
-    calibrated = gazetteer_predictions(PhraseMatcher(lexicon.phrases(min_rate=threshold)), documents)
+    kept = lexicon.phrases(min_rate=threshold)
+    calibrated = gazetteer_predictions(PhraseMatcher(kept), documents)
     out["calibrated_gazetteer"] = {
         "phrase": _summary(phrase_scores(calibrated, gold)),
+        "n_phrases": len(kept),
         "threshold": threshold,
+        "validation_documents": len(validation),
         "validation_f1": val_f1,
         "predicted": calibrated,
     }

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 def fold_reports(sweep_dir: str | Path, device: str = "auto") -> list[tuple[Path, dict]]:
     """Each job's test report: ``evaluation_test/report.json``, evaluated now if missing."""
     sweep_dir = Path(sweep_dir)
-    jobs = sorted((p.parent for p in sweep_dir.glob("*/model/config.json")), key=lambda p: p.name)
+    if not sweep_dir.is_dir():
+        raise ConfigError(f"{sweep_dir}: sweep directory not found")
+    jobs = sorted((p.parent.parent for p in sweep_dir.glob("*/model/config.json")), key=_job_order)
     if not jobs:
         raise ConfigError(f"{sweep_dir}: no trained job (*/model/config.json) in the sweep directory")
     reports = []
@@ -29,6 +31,11 @@ def fold_reports(sweep_dir: str | Path, device: str = "auto") -> list[tuple[Path
     return reports
 
 
+def _job_order(job: Path) -> tuple[int, int, str]:
+    """Hydra numbers sweep jobs 0, 1, ..., 10: job 10 comes after job 9, not after job 1."""
+    return (0, int(job.name), "") if job.name.isdigit() else (1, 0, job.name)
+
+
 def _mean_std(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "values": values}
@@ -36,6 +43,8 @@ def _mean_std(values: list[float]) -> dict:
 
 def aggregate(reports: list[tuple[Path, dict]]) -> dict:
     """Mean ± std (sample std over folds) of the headline scores, model and baselines."""
+    if not reports:
+        raise ConfigError("no fold report to aggregate")
     systems = {"model": lambda r: r["phrase"]}
     for name in reports[0][1]["baselines"]:
         systems[name] = lambda r, n=name: r["baselines"][n]["phrase"]
@@ -53,11 +62,13 @@ def aggregate(reports: list[tuple[Path, dict]]) -> dict:
 
 def markdown_cv(summary: dict) -> str:
     lines = [f"# Cross-validation: {summary['n_folds']} folds", "",
-             "| system | phrase micro F1 | micro P | micro R | macro F1 |", "|---|---|---|---|---|"]
+             "Mean ± sample standard deviation over the folds' test reports.", "",
+             "| system | phrase micro F1 | micro P | micro R | macro F1 | entity F1 |", "|---|---|---|---|---|---|"]
     for name, s in summary["systems"].items():
-        cell = lambda k: f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}"  # noqa: E731
+        cell = lambda k: f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}" if k in s else "–"  # noqa: E731
         lines.append(f"| {name} | {cell('phrase_micro_f1')} | {cell('phrase_micro_precision')} | "
-                     f"{cell('phrase_micro_recall')} | {cell('phrase_macro_f1')} |")
+                     f"{cell('phrase_micro_recall')} | {cell('phrase_macro_f1')} | {cell('entity_f1')} |")
+    lines += ["", "Folds:", *(f"- {job}" for job in summary["folds"])]
     return "\n".join(lines) + "\n"
 
 

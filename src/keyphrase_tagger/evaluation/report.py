@@ -3,111 +3,210 @@
 from __future__ import annotations
 
 import csv
+import json
+from collections.abc import Sequence
 from pathlib import Path
+
+from keyphrase_tagger.evaluation.metrics import prf
+
+SCORES_BY_LENGTH_PNG = "scores_by_length.png"
+LEARNING_CURVE_PNG = "learning_curve.png"
 
 
 def _f(x: float | None) -> str:
     return "–" if x is None else f"{x:.4f}"
 
 
-def markdown_report(report: dict) -> str:
-    m = report["phrase"]
+def _cell(text: object) -> str:
+    """A Markdown table cell: a phrase may hold ``|``, which would split the row."""
+    return str(text).replace("|", "\\|")
+
+
+def _systems(report: dict) -> list[tuple[str, dict]]:
+    return [("model", report["phrase"])] + [(name, b["phrase"]) for name, b in report["baselines"].items()]
+
+
+def _calibration_note(report: dict) -> str:
+    cal = report["baselines"].get("calibrated_gazetteer")
+    if cal is None:
+        return ""
+    chosen = (
+        f"chosen on the {cal['validation_documents']} documents of the training validation split "
+        f"(phrase micro F1 there {_f(cal.get('validation_f1'))})"
+        if cal.get("validation_documents")
+        else "the default: no validation document to choose it on"
+    )
+    n_full = report["baselines"].get("gazetteer", {}).get("n_phrases")
+    return (f"Gazetteer: the {n_full} phrases of the training lexicon, matched leftmost-longest. Calibrated "
+            f"gazetteer: the {cal.get('n_phrases')} of them whose training rate P(listed | occurs) exceeds "
+            f"{cal['threshold']}, a threshold {chosen}.")
+
+
+def markdown_report(report: dict, plots: Sequence[str] = ()) -> str:
+    """The report for people; ``plots`` are PNG file names written next to it."""
     lines = [
         f"# Evaluation: {report.get('checkpoint', '')}",
         "",
         f"Split `{report.get('split')}` of `{report.get('corpus_path')}`: {report['n_documents']} documents.",
         "",
-        "## Summary (phrase level: distinct predicted strings vs cleaned gold list, per document)",
+        "## Summary",
         "",
-        "| system | micro P | micro R | micro F1 | macro P | macro R | macro F1 |",
-        "|---|---|---|---|---|---|---|",
+        "Phrase level: per document, the distinct predicted strings against the cleaned gold list. Micro pools "
+        "the counts (TP / predicted / gold) over documents; macro averages the per-document scores.",
+        "",
+        "| system | micro P | micro R | micro F1 | macro P | macro R | macro F1 | TP | predicted | gold |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    systems = [("model", m)] + [(name, b["phrase"]) for name, b in report["baselines"].items()]
-    for name, s in systems:
+    for name, s in _systems(report):
         mi, ma = s["micro"], s["macro"]
         lines.append(f"| {name} | {_f(mi['precision'])} | {_f(mi['recall'])} | {_f(mi['f1'])} | "
-                     f"{_f(ma['precision'])} | {_f(ma['recall'])} | {_f(ma['f1'])} |")
-    cal = report["baselines"].get("calibrated_gazetteer", {})
+                     f"{_f(ma['precision'])} | {_f(ma['recall'])} | {_f(ma['f1'])} | "
+                     f"{mi.get('tp', '')} | {mi.get('n_pred', '')} | {mi.get('n_gold', '')} |")
     e = report["entity"]
     lines += [
         "",
-        f"Calibrated gazetteer: lexicon phrases with training P(listed | occurs) > {cal.get('threshold')} "
-        f"(chosen on the validation split, F1 there {_f(cal.get('validation_f1'))}).",
+        _calibration_note(report),
         "",
-        f"Entity level (seqeval, strict IOB2, character tags): P {_f(e['precision'])}, R {_f(e['recall'])}, "
-        f"F1 {_f(e['f1'])}.",
+        f"Entity level (model; seqeval, strict IOB2 over the documents' character tags): "
+        f"P {_f(e['precision'])}, R {_f(e['recall'])}, F1 {_f(e['f1'])}.",
         "",
-        "## By phrase length",
-        "",
-        "| length | P | R | F1 | predicted | gold |",
-        "|---|---|---|---|---|---|",
     ]
-    for row in report["by_length"]:
-        lines.append(f"| {row['length']} | {_f(row['precision'])} | {_f(row['recall'])} | {_f(row['f1'])} | "
-                     f"{row['n_pred']} | {row['n_gold']} |")
-    errors = report["errors"]
-    lines += ["", "## Most frequent errors (documents)", "", "| false positive | docs | false negative | docs |",
-              "|---|---|---|---|"]
-    fps, fns = errors["false_positives"], errors["false_negatives"]
-    for k in range(max(len(fps), len(fns))):
-        fp = fps[k] if k < len(fps) else ("", "")
-        fn = fns[k] if k < len(fns) else ("", "")
-        lines.append(f"| {fp[0]} | {fp[1]} | {fn[0]} | {fn[1]} |")
-    lines += ["", "## Per document", "", "| doc_id | predicted | gold | P | R | F1 |", "|---|---|---|---|---|---|"]
-    for row in report["per_document"]:
-        lines.append(f"| {row['doc_id']} | {len(row['predicted'])} | {len(row['gold'])} | {_f(row['precision'])} | "
-                     f"{_f(row['recall'])} | {_f(row['f1'])} |")
+    lines += [f"![{Path(p).stem.replace('_', ' ')}]({p})\n" for p in plots]
+    lines += _length_table(report) + _error_table(report) + _document_table(report)
     return "\n".join(lines) + "\n"
 
 
-def plot_scores_by_length(report: dict, path: Path) -> None:
+def _length_table(report: dict) -> list[str]:
+    baselines = list(report["baselines"])
+    by_name = {name: {r["length"]: r for r in b.get("by_length", [])} for name, b in report["baselines"].items()}
+    lines = ["## By phrase length (characters)", "",
+             "| length | P | R | F1 | predicted | gold | " + " | ".join(f"{n} F1" for n in baselines) + " |",
+             "|---|---|---|---|---|---|" + "---|" * len(baselines)]
+    for row in report["by_length"]:
+        base = " | ".join(_f(by_name[n].get(row["length"], {}).get("f1")) for n in baselines)
+        lines.append(f"| {row['length']} | {_f(row['precision'])} | {_f(row['recall'])} | {_f(row['f1'])} | "
+                     f"{row['n_pred']} | {row['n_gold']} | {base} |")
+    return lines
+
+
+def _error_table(report: dict) -> list[str]:
+    fps, fns = report["errors"]["false_positives"], report["errors"]["false_negatives"]
+    lines = ["", "## Most frequent errors of the model", "",
+             "Counted in documents: a phrase predicted (or missed) in three documents counts 3.", "",
+             "| false positive | documents | false negative | documents |", "|---|---|---|---|"]
+    for k in range(max(len(fps), len(fns))):
+        fp = fps[k] if k < len(fps) else ("", "")
+        fn = fns[k] if k < len(fns) else ("", "")
+        lines.append(f"| {_cell(fp[0])} | {fp[1]} | {_cell(fn[0])} | {fn[1]} |")
+    return lines
+
+
+def _document_table(report: dict) -> list[str]:
+    baselines = list(report["baselines"])
+    lines = ["", "## Per document", "",
+             "| doc_id | predicted | gold | TP | P | R | F1 | " + " | ".join(f"{n} F1" for n in baselines) + " |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(baselines)]
+    for row in report["per_document"]:
+        gold = set(row["gold"])
+        base = []
+        for name in baselines:
+            pred = set(row.get("baselines", {}).get(name, ()))
+            base.append(_f(prf(len(pred & gold), len(pred), len(gold))["f1"]) if "baselines" in row else "–")
+        tp = len(set(row["predicted"]) & gold)
+        lines.append(f"| {row['doc_id']} | {len(row['predicted'])} | {len(row['gold'])} | {tp} | "
+                     f"{_f(row['precision'])} | {_f(row['recall'])} | {_f(row['f1'])} | {' | '.join(base)} |")
+    return lines
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_scores_by_length(report: dict, path: Path) -> None:
+    """Model P/R/F1 by phrase length, with the calibrated gazetteer's F1 for reference."""
+    plt = _pyplot()
     rows = report["by_length"]
     fig, ax = plt.subplots(figsize=(7, 4))
-    x = range(len(rows))
+    x = list(range(len(rows)))
     for key in ("precision", "recall", "f1"):
-        ax.plot(x, [r[key] for r in rows], marker="o", label=key)
-    ax.set_xticks(list(x), [r["length"] for r in rows])
+        ax.plot(x, [r[key] for r in rows], marker="o", label=f"model {key}")
+    cal = {r["length"]: r["f1"] for r in report["baselines"].get("calibrated_gazetteer", {}).get("by_length", [])}
+    if cal:
+        ax.plot(x, [cal.get(r["length"], float("nan")) for r in rows], "k--", marker="x",
+                label="calibrated gazetteer f1")
+    ax.set_xticks(x, [r["length"] for r in rows])
     ax.set_xlabel("phrase length (characters)")
     ax.set_ylim(0, 1)
-    ax.set_title("Model scores by phrase length")
-    ax.legend()
+    ax.set_title("Phrase scores by length")
+    ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def plot_learning_curve(log_csv: Path, path: Path) -> bool:
-    """Training loss and validation phrase F1 by epoch, from the run's ``logs/log_history.csv``."""
-    if not log_csv.is_file():
-        return False
-    import matplotlib
+def _checkpoint_step(state_file: Path) -> int:
+    """``checkpoints/checkpoint-10/trainer_state.json`` -> 10 (so 10 sorts after 9)."""
+    tail = state_file.parent.name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else -1
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    with log_csv.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    loss = [(float(r["epoch"]), float(r["loss"])) for r in rows if r.get("loss")]
-    f1 = [(float(r["epoch"]), float(r["eval_phrase_f1"])) for r in rows if r.get("eval_phrase_f1")]
-    if not loss and not f1:
+def read_log_history(run_dir: Path) -> list[dict]:
+    """The Trainer's log history of a run: ``logs/log_history.csv``, else the newest ``trainer_state.json``.
+
+    Values come back as floats; empty CSV cells are left out.
+    """
+    csv_path = run_dir / "logs" / "log_history.csv"
+    if csv_path.is_file():
+        with csv_path.open(encoding="utf-8") as f:
+            return [{k: float(v) for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(f)]
+    states = sorted(run_dir.glob("checkpoints/checkpoint-*/trainer_state.json"), key=_checkpoint_step)
+    if not states:
+        return []
+    history = json.loads(states[-1].read_text(encoding="utf-8")).get("log_history", [])
+    return [{k: float(v) for k, v in row.items() if isinstance(v, (int, float))} for row in history]
+
+
+def learning_curve_points(history: list[dict]) -> dict[str, list[tuple[float, float]]]:
+    """``(step, value)`` series: training loss, validation loss and validation phrase F1.
+
+    The Trainer logs the final evaluation twice at the last step (once in the loop, once from
+    ``trainer.evaluate()``): one point per step is kept.
+    """
+    series: dict[str, dict[float, float]] = {"loss": {}, "eval_loss": {}, "eval_phrase_f1": {}}
+    for row in history:
+        step = row.get("step", row.get("epoch"))
+        if step is None:
+            continue
+        for key, points in series.items():
+            if key in row:
+                points[step] = row[key]
+    return {k: sorted(v.items()) for k, v in series.items()}
+
+
+def plot_learning_curve(run_dir: Path, path: Path) -> bool:
+    """Losses and validation phrase F1 by step from the run's log history; ``False`` if there is none."""
+    points = learning_curve_points(read_log_history(Path(run_dir)))
+    if not any(points.values()):
         return False
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    if loss:
-        ax.plot(*zip(*loss), label="training loss")
-    ax.set_xlabel("epoch")
+    for key, label in (("loss", "training loss"), ("eval_loss", "validation loss")):
+        if points[key]:
+            ax.plot(*zip(*points[key]), marker="." if key == "loss" else "s", label=label)
+    ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    if f1:
+    ax.legend(loc="upper left", fontsize="small")
+    if points["eval_phrase_f1"]:
         ax2 = ax.twinx()
-        ax2.plot(*zip(*f1), color="tab:red", marker="o", label="validation phrase F1")
+        ax2.plot(*zip(*points["eval_phrase_f1"]), color="tab:red", marker="o", label="validation phrase micro F1")
         ax2.set_ylabel("phrase micro F1")
         ax2.set_ylim(0, 1)
-        ax2.legend(loc="upper right")
-    ax.legend(loc="upper left")
+        ax2.legend(loc="upper right", fontsize="small")
     ax.set_title("Learning curve")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
