@@ -4,7 +4,8 @@ Labels are per character, so the model must see one position per character. Each
 character is sent through the tokenizer once, as a one-character word (``is_split_into_words``),
 and the result is cached: a character the vocabulary lacks becomes ``[UNK]``, and a character the
 tokenizer would drop (whitespace, control characters) also becomes ``[UNK]`` so that nothing after
-it shifts. This is exact tokenizer behaviour at dictionary-lookup cost.
+it shifts; so does a lone surrogate, which the tokenizer cannot take at all. This is exact
+tokenizer behaviour at dictionary-lookup cost.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class CharEncoder:
         self._cache: dict[str, int] = {}
 
     def _learn(self, chars: list[str]) -> None:
+        # A lone surrogate (e.g. from a JSON "\ud800" escape) is no Unicode character: the Rust
+        # tokenizer refuses the whole batch with a TypeError, so it is [UNK] without asking.
+        for c in chars:
+            if "\ud800" <= c <= "\udfff":
+                self._cache[c] = self.unk_id
+        chars = [c for c in chars if c not in self._cache]
+        if not chars:
+            return
         enc = self.tokenizer([[c] for c in chars], is_split_into_words=True, add_special_tokens=False)
         for c, ids in zip(chars, enc["input_ids"]):
             # One-character words give at most one token; guard anyway so alignment never shifts.

@@ -16,6 +16,26 @@ from omegaconf import DictConfig
 from keyphrase_tagger.cli.common import CONFIG_DIR, reports_errors
 
 
+def _process_group_backend() -> str:
+    """The backend of the process group the stamp travels over, which the Trainer then reuses.
+
+    The Trainer (accelerate) does not create a group when one exists, so this one must also serve
+    training: ``trainer.ddp_backend=`` on the command line, else ``$KPT_DDP_BACKEND``, else NCCL
+    where CUDA exists and gloo where it does not.
+    """
+    import torch
+
+    backend = os.environ.get("KPT_DDP_BACKEND") or None
+    for arg in sys.argv[1:]:
+        if arg.startswith("trainer.ddp_backend=") and arg.split("=", 1)[1] not in ("", "null"):
+            backend = arg.split("=", 1)[1]
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    # NCCL alone would send the stamp from the current CUDA device, cuda:0 on every rank before
+    # the Trainer picks each rank's GPU; gloo carries CPU objects and NCCL keeps the CUDA tensors.
+    return "cpu:gloo,cuda:nccl" if backend == "nccl" else backend
+
+
 def _share_run_stamp_across_ranks() -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or any(a.startswith("run_stamp=") for a in sys.argv):
         return
@@ -24,7 +44,7 @@ def _share_run_stamp_across_ranks() -> None:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group(backend=os.environ.get("KPT_DDP_BACKEND", "gloo"))
+        dist.init_process_group(backend=_process_group_backend())
     stamp = [datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")]
     dist.broadcast_object_list(stamp, src=0)
     sys.argv.append(f"run_stamp={stamp[0]}")

@@ -74,6 +74,11 @@ def read_inputs(path: str, fmt: str = "auto") -> list[tuple[object, str]]:
             raise InputFormatError(path, number, 'expected a JSON object with a "text" field')
         if not isinstance(obj["text"], str):
             raise InputFormatError(path, number, 'field "text" must be a string')
+        try:  # a "\ud800"-style escape: JSON allows it, but it is no character and cannot be written out
+            obj["text"].encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise InputFormatError(path, number, f'field "text" holds a lone surrogate at character {err.start}'
+                                   ) from None
         docs.append((obj.get("id", number), obj["text"]))
     return docs
 

@@ -10,6 +10,7 @@ from keyphrase_tagger.errors import ConfigError
 
 # Keys of configs/trainer/*.yaml that steer our loop rather than TrainingArguments.
 OWN_KEYS = ("early_stopping_patience", "resume_from_checkpoint")
+CHECKPOINTS_DIR = "checkpoints"  # the Trainer's checkpoints, under the run directory
 
 
 def training_arguments(trainer_cfg: Mapping, run_dir: Path, seed: int):
@@ -20,10 +21,13 @@ def training_arguments(trainer_cfg: Mapping, run_dir: Path, seed: int):
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise ConfigError(f"trainer: unknown TrainingArguments field(s) {unknown}")
+    # Every parameter of a token classifier gets a gradient (BERT is built without its pooler), so
+    # DDP need not search the graph for unused ones each step.
+    kwargs.setdefault("ddp_find_unused_parameters", False)
     if isinstance(kwargs.get("report_to"), (list, tuple)):
         kwargs["report_to"] = list(kwargs["report_to"])
     return TrainingArguments(
-        output_dir=str(run_dir / "checkpoints"),
+        output_dir=str(run_dir / CHECKPOINTS_DIR),
         seed=seed,
         # Document-level phrase F1 picks the best epoch; windows stay in dataset order for it.
         metric_for_best_model="phrase_f1",

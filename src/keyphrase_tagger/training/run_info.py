@@ -5,15 +5,20 @@ from __future__ import annotations
 import platform
 import subprocess
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("keyphrase-tagger", "torch", "transformers", "datasets", "accelerate", "seqeval", "hydra-core", "ahocorasick-rs")
 
 
 def git_commit() -> str | None:
+    """The commit of the code that runs (``-dirty`` with uncommitted changes); ``None`` outside a
+    checkout. Asked where the package lives, not in the working directory: runs start anywhere."""
+    where = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5).stdout.strip()
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5,
+                             check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None

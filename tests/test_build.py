@@ -1,0 +1,87 @@
+"""Model presets -> (model, tokenizer), and labeled documents -> one model row per window."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import compose
+
+from keyphrase_tagger.data.labeling import PhraseMatcher, label_text
+from keyphrase_tagger.encoding import CharEncoder, build_char_vocab
+from keyphrase_tagger.errors import ConfigError
+from keyphrase_tagger.modeling.build import build_model_and_tokenizer
+from keyphrase_tagger.modeling.features import IGNORE_INDEX, window_rows
+from keyphrase_tagger.windows import window_bounds
+
+TEXTS = ["加快发展现代服务业，推进跨境电商综合试验区建设", "提升物流体系效率"]
+ID2LABEL = {0: "O", 1: "B-KP", 2: "I-KP"}
+
+
+def model_cfg(*overrides: str):
+    return compose("train", list(overrides)).model
+
+
+def test_tiny_preset_is_a_bert_over_the_training_characters():
+    cfg = model_cfg("model.hidden_size=32", "model.num_attention_heads=2", "model.intermediate_size=64",
+                    "model.num_hidden_layers=1", "model.max_position_embeddings=64")
+    model, tokenizer = build_model_and_tokenizer(cfg, TEXTS, max_chars=62)
+    assert type(model).__name__ == "BertForTokenClassification"
+    assert model.config.id2label == ID2LABEL
+    assert model.config.label2id == {v: k for k, v in ID2LABEL.items()}
+    assert model.config.vocab_size == len(build_char_vocab(TEXTS)) == len(tokenizer)
+    assert (model.config.hidden_size, model.config.num_hidden_layers) == (32, 1)
+    assert tokenizer.model_max_length == model.config.max_position_embeddings == 64
+    assert tokenizer.is_fast
+    assert tokenizer.convert_ids_to_tokens(CharEncoder(tokenizer).encode("服务业").tolist()) == ["服", "务", "业"]
+
+
+def test_window_longer_than_the_model_positions_is_a_config_error():
+    cfg = model_cfg("model.hidden_size=32", "model.num_attention_heads=2", "model.max_position_embeddings=64")
+    build_model_and_tokenizer(cfg, TEXTS, max_chars=62)  # 62 + [CLS] + [SEP] fits exactly
+    with pytest.raises(ConfigError, match="max_chars=63"):
+        build_model_and_tokenizer(cfg, TEXTS, max_chars=63)
+
+
+def test_pretrained_preset_fine_tunes_a_local_checkpoint(pretrained_bert_dir):
+    from safetensors.torch import load_file
+
+    cfg = model_cfg("model=bert_base_chinese", f"model.name_or_path={pretrained_bert_dir}")
+    model, tokenizer = build_model_and_tokenizer(cfg, TEXTS, max_chars=126)
+    assert type(model).__name__ == "BertForTokenClassification"
+    assert model.config.id2label == ID2LABEL and model.num_labels == 3
+    saved = load_file(str(pretrained_bert_dir / "model.safetensors"))
+    # The encoder comes from the checkpoint; only the classifier is new.
+    torch.testing.assert_close(model.bert.embeddings.word_embeddings.weight, saved["bert.embeddings.word_embeddings.weight"])
+    # The hub's tokenizer says 512; the model's own position limit is what counts.
+    assert tokenizer.model_max_length == model.config.max_position_embeddings == 128
+    assert len(CharEncoder(tokenizer).encode("服务业 ABC")) == 7
+    with pytest.raises(ConfigError, match="128 positions"):
+        build_model_and_tokenizer(cfg, TEXTS, max_chars=127)
+
+
+@pytest.mark.parametrize("preset", ["bert_base_chinese", "roberta_wwm_ext", "macbert_base"])
+def test_pretrained_preset_that_cannot_be_loaded_is_a_config_error(preset, tmp_path):
+    cfg = model_cfg(f"model={preset}", f"model.name_or_path={tmp_path / 'missing'}")
+    with pytest.raises(ConfigError, match="model.name_or_path="):
+        build_model_and_tokenizer(cfg, TEXTS, max_chars=62)
+
+
+def test_pretrained_preset_without_a_name_is_a_config_error():
+    with pytest.raises(ConfigError, match="name_or_path"):
+        build_model_and_tokenizer(model_cfg("model=bert_base_chinese", "model.name_or_path=null"), TEXTS, 62)
+
+
+def test_each_window_is_cls_its_characters_sep_with_aligned_labels():
+    cfg = model_cfg("model.hidden_size=32", "model.num_attention_heads=2", "model.max_position_embeddings=64")
+    _, tokenizer = build_model_and_tokenizer(cfg, TEXTS, max_chars=10)
+    encoder = CharEncoder(tokenizer)
+    texts = [TEXTS[0], "短", ""]
+    matcher = PhraseMatcher(["现代服务业", "跨境电商"])
+    tags = [label_text(t, matcher)[0] for t in texts]
+    rows = window_rows(texts, encoder, max_chars=10, stride=3, tags=tags)
+    expected = [(k, s, e) for k, t in enumerate(texts) for s, e in window_bounds(len(t), 10, 3)]
+    assert list(zip(rows["doc_index"], rows["window_start"])) == [(k, s) for k, s, _ in expected]
+    for (k, s, e), ids, mask, labels in zip(expected, rows["input_ids"], rows["attention_mask"], rows["labels"]):
+        assert ids == [encoder.cls_id, *encoder.encode(texts[k][s:e]).tolist(), encoder.sep_id]
+        assert mask == [1] * (e - s + 2)
+        assert labels == [IGNORE_INDEX, *tags[k][s:e].tolist(), IGNORE_INDEX]

@@ -1,0 +1,189 @@
+"""The one decoder: per-character tag probabilities -> spans -> cleaned, scored phrases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.data.labeling import spans_to_tag_ids, tag_strings_to_ids
+from keyphrase_tagger.decoding import decode_phrases, tags_to_spans
+from keyphrase_tagger.records import B, I, O, Phrase
+
+NO_CLEANING = CleaningConfig(strip_chars="", min_chars=1)
+DEFAULT_CLEANING = CleaningConfig()
+HAN = "服务业跨境电商物流体系养老金融科技数字经济发展推进"
+
+
+@st.composite
+def spans_in_text(draw, alphabet: str = HAN):
+    """A text and sorted, non-overlapping, possibly adjacent spans of it."""
+    text = draw(st.text(alphabet=alphabet, max_size=80))
+    cuts = sorted(draw(st.sets(st.integers(0, len(text)), max_size=20)))
+    spans = []
+    for start, end in zip(cuts, cuts[1:]):
+        if draw(st.booleans()):
+            spans.append((start, end))
+    return text, spans
+
+
+def one_hot(tags: np.ndarray) -> np.ndarray:
+    probs = np.zeros((len(tags), 3), dtype=np.float32)
+    probs[np.arange(len(tags)), tags] = 1.0
+    return probs
+
+
+def spans_of(tags) -> list[tuple[int, int]]:
+    starts, ends = tags_to_spans(np.asarray(tags))
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+# Property tests run without a deadline: CI shares two cores, so per-example timing means nothing.
+@settings(deadline=None)
+@given(spans_in_text())
+def test_spans_survive_tags_and_back(case):
+    text, spans = case
+    tags = spans_to_tag_ids(len(text), [s for s, _ in spans], [e for _, e in spans])
+    assert spans_of(tags) == spans
+
+
+@settings(deadline=None)
+@given(spans_in_text())
+def test_decoded_phrases_reproduce_the_spans_that_made_them(case):
+    text, spans = case
+    tags = spans_to_tag_ids(len(text), [s for s, _ in spans], [e for _, e in spans])
+    phrases = decode_phrases(text, one_hot(tags), NO_CLEANING)
+    assert [(p.start, p.end) for p in phrases] == spans
+    assert all(p.text == text[p.start : p.end] and p.score == 1.0 for p in phrases)
+
+
+@settings(deadline=None)
+@given(st.lists(st.sampled_from([O, B, I]), max_size=60))
+def test_every_tagged_character_lies_in_exactly_one_span(tags):
+    tags = np.array(tags, dtype=np.int8)
+    covered = np.zeros(len(tags), dtype=int)
+    for start, end in spans_of(tags):
+        assert start < end
+        assert tags[start] == B or tags[start] == I and (start == 0 or tags[start - 1] == O)
+        assert (tags[start + 1 : end] == I).all()
+        assert end == len(tags) or tags[end] != I
+        covered[start:end] += 1
+    np.testing.assert_array_equal(covered, (tags != O).astype(int))
+
+
+@pytest.mark.parametrize(
+    ("tags", "spans"),
+    [
+        ("O I I O", [(1, 3)]),  # an orphan I-KP starts a span
+        ("I I O", [(0, 2)]),  # ... also at the very start
+        ("B I O I", [(0, 2), (3, 4)]),
+        ("B B I", [(0, 1), (1, 3)]),  # B-KP always starts a new span
+        ("B I I", [(0, 3)]),
+        ("O O", []),
+        ("", []),
+    ],
+)
+def test_span_rules_including_orphan_inside_tags(tags, spans):
+    assert spans_of(tag_strings_to_ids([{"O": "O", "B": "B-KP", "I": "I-KP"}[t] for t in tags.split()])) == spans
+
+
+@st.composite
+def text_and_probs(draw):
+    text = draw(st.text(alphabet=HAN + "，。、（）“” \t\n\u3000😀Ａ", max_size=60))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=3.0, size=(len(text), 3))
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return text, probs.astype(np.float32)
+
+
+@settings(deadline=None)
+@given(text_and_probs())
+def test_phrases_are_exact_substrings_with_scores_in_unit_interval(case):
+    text, probs = case
+    for phrase in decode_phrases(text, probs, DEFAULT_CLEANING):
+        assert phrase.text == text[phrase.start : phrase.end]
+        assert 0.0 <= phrase.score <= 1.0
+        assert len(phrase.text) >= DEFAULT_CLEANING.min_chars
+        assert phrase.text[0] not in DEFAULT_CLEANING.strip_chars
+        assert phrase.text[-1] not in DEFAULT_CLEANING.strip_chars
+
+
+@settings(deadline=None)
+@given(text_and_probs())
+def test_phrases_come_in_text_order_without_overlap(case):
+    text, probs = case
+    phrases = decode_phrases(text, probs, DEFAULT_CLEANING)
+    for a, b in zip(phrases, phrases[1:]):
+        assert a.end <= b.start
+
+
+def test_score_is_the_mean_inside_probability_of_the_span_characters():
+    text = "服务业发展"
+    probs = np.array([[0.1, 0.8, 0.1], [0.3, 0.1, 0.6], [0.3, 0.2, 0.5], [0.9, 0.05, 0.05], [0.9, 0.05, 0.05]])
+    assert decode_phrases(text, probs, DEFAULT_CLEANING) == [Phrase("服务业", 0, 3, pytest.approx((0.9 + 0.7 + 0.7) / 3))]
+
+
+def test_cleaning_trims_the_span_and_moves_its_offsets():
+    text = "推进，服务业。发展"
+    tags = tag_strings_to_ids(["O", "O", "B-KP", "I-KP", "I-KP", "I-KP", "I-KP", "O", "O"])
+    assert decode_phrases(text, one_hot(tags), DEFAULT_CLEANING) == [Phrase("服务业", 3, 6, 1.0)]
+
+
+def test_span_that_cleans_to_nothing_or_too_little_is_dropped():
+    text = "，。服务、业"
+    tags = tag_strings_to_ids(["B-KP", "I-KP", "O", "O", "B-KP", "I-KP"])  # "，。" and "、业"
+    assert decode_phrases(text, one_hot(tags), DEFAULT_CLEANING) == []
+    assert decode_phrases(text, one_hot(tags), CleaningConfig(min_chars=1)) == [Phrase("业", 5, 6, 1.0)]
+
+
+def test_stop_phrases_are_dropped():
+    text = "服务业发展"
+    tags = tag_strings_to_ids(["B-KP", "I-KP", "I-KP", "B-KP", "I-KP"])
+    cleaning = CleaningConfig(stop_phrases=frozenset({"发展"}))
+    assert [p.text for p in decode_phrases(text, one_hot(tags), cleaning)] == ["服务业"]
+
+
+def scored(text: str, spans_scores: list[tuple[int, int, float]]) -> np.ndarray:
+    """Probabilities whose decoded spans are ``spans`` with exactly the given scores."""
+    probs = np.tile(np.array([1.0, 0.0, 0.0]), (len(text), 1))
+    for start, end, score in spans_scores:
+        probs[start] = [1 - score, score, 0.0]
+        probs[start + 1 : end] = [1 - score, 0.0, score]
+    return probs
+
+
+TEXT = "服务业和物流和服务业和金融"
+PROBS = scored(TEXT, [(0, 3, 0.6), (4, 6, 0.9), (7, 10, 0.8), (11, 13, 0.7)])
+
+
+def test_default_returns_every_occurrence_in_text_order():
+    assert [(p.text, p.start) for p in decode_phrases(TEXT, PROBS, DEFAULT_CLEANING)] == [
+        ("服务业", 0), ("物流", 4), ("服务业", 7), ("金融", 11)
+    ]
+
+
+def test_min_score_drops_lower_scores():
+    assert [p.text for p in decode_phrases(TEXT, PROBS, DEFAULT_CLEANING, min_score=0.75)] == ["物流", "服务业"]
+
+
+def test_top_k_keeps_the_best_k_in_text_order():
+    assert [(p.text, p.start) for p in decode_phrases(TEXT, PROBS, DEFAULT_CLEANING, top_k=2)] == [("物流", 4), ("服务业", 7)]
+    assert decode_phrases(TEXT, PROBS, DEFAULT_CLEANING, top_k=0) == []
+
+
+def test_unique_keeps_the_best_occurrence_of_each_phrase():
+    phrases = decode_phrases(TEXT, PROBS, DEFAULT_CLEANING, unique=True)
+    assert [(p.text, p.start) for p in phrases] == [("物流", 4), ("服务业", 7), ("金融", 11)]
+    assert [p.text for p in decode_phrases(TEXT, PROBS, DEFAULT_CLEANING, unique=True, top_k=1)] == ["物流"]
+
+
+def test_empty_text_has_no_phrases():
+    assert decode_phrases("", np.zeros((0, 3), dtype=np.float32), DEFAULT_CLEANING) == []
+
+
+def test_probabilities_of_the_wrong_length_are_refused():
+    with pytest.raises(ValueError, match="3 characters"):
+        decode_phrases("服务", np.full((3, 3), 1 / 3), DEFAULT_CLEANING)

@@ -1,0 +1,170 @@
+"""KeyphraseExtractor: phrases with exact offsets from a checkpoint, whatever the input."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from conftest import CORPUS
+
+from keyphrase_tagger import KeyphraseExtractor
+from keyphrase_tagger.checkpoint import CheckpointSettings
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.encoding import build_char_vocab, make_char_tokenizer
+from keyphrase_tagger.errors import CheckpointError
+from keyphrase_tagger.records import Phrase
+
+PHRASE = "现代服务业"
+FILLER = "加快推进完善提升促进支持鼓励强化优化建设"
+ODD_TEXTS = [
+    "",
+    " ",
+    " \t\n\u3000 ",
+    "服务业\t发展\n跨境电商\r\n物流",
+    "ABC abc 123 服务业",
+    "ＡＢＣ全角服务业１２３",
+    "😀服务业🇨🇳发展😀",
+    "發展現代服務業與跨境電商",
+    "\x00服务\x1f业\x7f",
+    "，。、（）“”",
+]
+
+
+class RunTagger(torch.nn.Module):
+    """A stand-in model that sees only its window: each run of ``targets`` tokens it sees is a
+    phrase (B-KP, then I-KP); everything else is O. A window that sees only part of a phrase tags
+    that part as a phrase of its own, as a real model tends to near a window edge."""
+
+    def __init__(self, targets: set[int]) -> None:
+        super().__init__()
+        self.targets = torch.tensor(sorted(targets))
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        inside = torch.isin(input_ids, self.targets)
+        before = torch.zeros_like(inside)
+        before[:, 1:] = inside[:, :-1]
+        tags = torch.where(inside & ~before, 1, torch.where(inside, 2, 0))
+        return SimpleNamespace(logits=torch.nn.functional.one_hot(tags, 3).float() * 100.0)
+
+
+@pytest.fixture(scope="module")
+def stub_tokenizer():
+    return make_char_tokenizer(build_char_vocab([PHRASE + FILLER]), model_max_length=64)
+
+
+def stub_extractor(tokenizer, max_chars: int, stride: int, chars: str = PHRASE, batch_size: int = 4):
+    targets = {tokenizer.convert_tokens_to_ids(c) for c in chars}
+    settings = CheckpointSettings(max_chars=max_chars, stride=stride, cleaning=CleaningConfig())
+    return KeyphraseExtractor(RunTagger(targets), tokenizer, settings, device="cpu", batch_size=batch_size)
+
+
+@pytest.fixture(scope="module")
+def extractor(smoke_checkpoint):
+    return KeyphraseExtractor.from_pretrained(smoke_checkpoint, device="cpu", batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def corpus_texts() -> list[str]:
+    return CORPUS.read_text(encoding="utf-8").splitlines()[0::2]
+
+
+def assert_exact(text: str, phrases: list[Phrase]) -> None:
+    for p in phrases:
+        assert p.text == text[p.start : p.end]
+        assert 0.0 <= p.score <= 1.0
+    assert all(a.end <= b.start for a, b in zip(phrases, phrases[1:]))
+
+
+@pytest.mark.parametrize("max_chars,stride", [(10, 4), (10, 2), (7, 6), (12, 5)])
+def test_a_phrase_cut_by_a_window_edge_is_found_whole(stub_tokenizer, max_chars, stride):
+    extractor = stub_extractor(stub_tokenizer, max_chars, stride)
+    for offset in range(0, 30):
+        text = (FILLER * 2)[:offset] + PHRASE + FILLER[: 30 - offset % 20]
+        assert extractor.extract(text) == [Phrase(PHRASE, offset, offset + len(PHRASE), 1.0)], offset
+
+
+def test_phrases_in_every_window_of_a_long_text_are_found(stub_tokenizer):
+    extractor = stub_extractor(stub_tokenizer, max_chars=16, stride=6, batch_size=3)
+    pieces, expected, position = [], [], 0
+    for k in range(200):
+        filler = FILLER[: 1 + (k * 7) % 13]
+        pieces += [filler, PHRASE]
+        position += len(filler)
+        expected.append(Phrase(PHRASE, position, position + len(PHRASE), 1.0))
+        position += len(PHRASE)
+    assert extractor.extract("".join(pieces)) == expected
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS)
+def test_offsets_are_exact_on_odd_inputs_when_everything_is_tagged(stub_tokenizer, text):
+    # Every character of the vocabulary and [UNK] is "inside": spans run over whole texts, so any
+    # shift between characters and tokens would show as a wrong offset or substring.
+    everything = set(range(len(stub_tokenizer)))
+    extractor = stub_extractor(stub_tokenizer, max_chars=6, stride=2, chars="")
+    extractor.model.targets = torch.tensor(sorted(everything))
+    phrases = extractor.extract(text)
+    assert_exact(text, phrases)
+    # One span over the whole text, trimmed of strip characters at both ends by the cleaning.
+    strip = CleaningConfig().strip_chars
+    start, end = len(text) - len(text.lstrip(strip)), len(text.rstrip(strip))
+    expected = [Phrase(text[start:end], start, end, 1.0)] if end - start >= 2 else []
+    assert phrases == expected
+
+
+@pytest.mark.parametrize("text", ["", " ", "\t\n", " \u3000\r\n"])
+def test_empty_and_whitespace_only_texts_have_no_phrases(extractor, text):
+    assert extractor.extract(text) == []
+
+
+@pytest.mark.parametrize("text", ODD_TEXTS)
+def test_offsets_are_exact_on_odd_inputs_with_a_trained_checkpoint(extractor, text):
+    assert_exact(text, extractor.extract(text))
+
+
+def test_extract_many_equals_extract_on_each(extractor, corpus_texts):
+    texts = [corpus_texts[0][:700], "", *ODD_TEXTS, corpus_texts[1][:90], corpus_texts[2][:3000], "服务业"]
+    many = extractor.extract_many(texts)
+    assert many == [extractor.extract(t) for t in texts]
+    assert sum(len(p) for p in many) > 0, "the smoke checkpoint should tag something on corpus text"
+    for text, phrases in zip(texts, many):
+        assert_exact(text, phrases)
+
+
+def test_extract_many_accepts_any_iterable_and_options(extractor, corpus_texts):
+    texts = [corpus_texts[0][:500], corpus_texts[3][:500]]
+    assert extractor.extract_many(iter(texts)) == extractor.extract_many(texts)
+    best = extractor.extract_many(texts, top_k=2, unique=True)
+    assert all(len(p) <= 2 for p in best)
+    for text, phrases in zip(texts, extractor.extract_many(texts, min_score=0.5)):
+        assert all(p.score >= 0.5 for p in phrases)
+
+
+def test_a_document_of_100k_characters_works(smoke_checkpoint, corpus_texts):
+    extractor = KeyphraseExtractor.from_pretrained(smoke_checkpoint, device="cpu", batch_size=256)
+    text = "".join(corpus_texts)[:100_000] + "😀 ＡＢ\t發"
+    phrases = extractor.extract(text)
+    assert phrases, "the smoke checkpoint tags something in 100k characters of corpus text"
+    assert phrases[-1].end <= len(text)
+    assert_exact(text, phrases)
+
+
+def test_cpu_device_is_honoured(extractor):
+    assert extractor.device == torch.device("cpu")
+    assert all(p.device.type == "cpu" for p in extractor.model.parameters())
+
+
+def test_a_directory_that_is_not_a_checkpoint_is_refused(tmp_path, smoke_run):
+    with pytest.raises(CheckpointError, match="not found"):
+        KeyphraseExtractor.from_pretrained(tmp_path / "missing")
+    with pytest.raises(CheckpointError, match="not a keyphrase-tagger checkpoint"):
+        KeyphraseExtractor.from_pretrained(tmp_path)
+    with pytest.raises(CheckpointError, match="pass the run's model/ directory"):
+        KeyphraseExtractor.from_pretrained(smoke_run)
+
+
+def test_importable_from_the_package_root():
+    import keyphrase_tagger
+
+    assert keyphrase_tagger.KeyphraseExtractor is KeyphraseExtractor

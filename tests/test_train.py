@@ -1,0 +1,228 @@
+"""Training end to end: run directory, plain-transformers checkpoint, presets, resume, multirun."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import CORPUS, REPO, compose
+
+from keyphrase_tagger.errors import ConfigError
+
+BIN = Path(sys.executable).parent
+ID2LABEL = {"0": "O", "1": "B-KP", "2": "I-KP"}
+SMOKE = ["experiment=smoke", f"data.corpus_path={CORPUS}"]
+
+
+def run_cli(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def load_weights(model_dir: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(str(model_dir / "model.safetensors"))
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = load_weights(a), load_weights(b)
+    assert wa.keys() == wb.keys()
+    for name in wa:
+        np.testing.assert_array_equal(wa[name], wb[name], err_msg=name)
+
+
+def assert_is_checkpoint(model_dir: Path) -> None:
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    assert config["id2label"] == ID2LABEL
+    assert config["label2id"] == {v: int(k) for k, v in ID2LABEL.items()}
+    for name in ("model.safetensors", "tokenizer.json", "tokenizer_config.json", "keyphrase_tagger.json", "lexicon.json"):
+        assert (model_dir / name).is_file(), name
+    tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert tokenizer_config["model_max_length"] == config["max_position_embeddings"]
+
+
+def test_kpt_train_smoke_leaves_a_complete_run_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli([str(BIN / "kpt-train"), *SMOKE, f"output_dir={run_dir}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert_is_checkpoint(run_dir / "model")
+    saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text(encoding="utf-8"))
+    assert saved["experiment_name"] == "smoke" and saved["data"]["max_documents"] == 3
+    info = json.loads((run_dir / "run_info.json").read_text(encoding="utf-8"))
+    if (REPO / ".git").exists():  # recorded from the code's checkout, though the run started elsewhere
+        assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", info["git_commit"])
+    assert {"torch", "transformers", "datasets", "keyphrase-tagger"} <= set(info["packages"])
+    assert info["packages"]["transformers"]
+    assert info["seed"] == 42 and info["wall_time_s"] > 0
+    assert info["run_dir"] == str(run_dir) and info["config"]["output_dir"] == str(run_dir)
+    assert info["config"]["data"]["window"] == {"max_chars": 62, "stride": 16}  # resolved, as used
+    assert info["data_stats"]["all"]["documents"] == 40
+    assert info["data_stats"]["train"]["documents"] + info["data_stats"]["validation"]["documents"] <= 40
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert 0.0 <= metrics["eval_phrase_f1"] <= 1.0 and np.isfinite(metrics["eval_loss"])
+    # The working directory gets nothing: output_dir is the run directory.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_run_directory_holds_metrics_and_the_log_history(smoke_run):
+    metrics = json.loads((smoke_run / "metrics.json").read_text(encoding="utf-8"))
+    assert {"eval_phrase_f1", "eval_phrase_precision", "eval_phrase_recall", "eval_entity_f1", "train_loss"} <= set(metrics)
+    history = (smoke_run / "logs" / "log_history.csv").read_text(encoding="utf-8").splitlines()
+    assert "eval_phrase_f1" in history[0] and len(history) > 1
+
+
+def test_checkpoint_loads_with_plain_transformers(smoke_checkpoint):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    assert_is_checkpoint(smoke_checkpoint)
+    model = AutoModelForTokenClassification.from_pretrained(smoke_checkpoint)
+    tokenizer = AutoTokenizer.from_pretrained(smoke_checkpoint)
+    assert model.config.id2label == {0: "O", 1: "B-KP", 2: "I-KP"}
+    assert tokenizer.model_max_length == model.config.max_position_embeddings
+    text = "加快发展现代服务业，推进跨境电商综合试验区建设"
+    # Chinese characters are single tokens for the character tokenizer, so plain tokenization aligns.
+    encoded = tokenizer(text)
+    assert len(encoded["input_ids"]) == len(text) + 2
+    tagger = pipeline("token-classification", model=model, tokenizer=tokenizer, device="cpu")
+    entities = tagger(text)
+    assert isinstance(entities, list)
+    for entity in entities:
+        assert entity["entity"] in ("B-KP", "I-KP")
+        assert text[entity["start"] : entity["end"]] == entity["word"]
+
+
+def test_pretrained_preset_fine_tunes_a_saved_checkpoint_and_predicts(pretrained_bert_dir, tmp_path):
+    from keyphrase_tagger import KeyphraseExtractor
+    from keyphrase_tagger.training.train import train
+
+    run_dir = tmp_path / "run"
+    cfg = compose("train", [*SMOKE, "model=bert_base_chinese", f"model.name_or_path={pretrained_bert_dir}",
+                            f"output_dir={run_dir}"])
+    metrics = train(cfg)
+    assert 0.0 <= metrics["eval_phrase_f1"] <= 1.0
+    model_dir = run_dir / "model"
+    assert_is_checkpoint(model_dir)
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    assert config["max_position_embeddings"] == 128 and config["hidden_size"] == 32
+    # The encoder was fine-tuned from the saved weights, not rebuilt.
+    before, after = load_weights(pretrained_bert_dir), load_weights(model_dir)
+    name = "bert.embeddings.position_embeddings.weight"
+    assert before[name].shape == after[name].shape
+    assert not np.array_equal(before[name], after[name])
+    assert np.corrcoef(before[name].ravel(), after[name].ravel())[0, 1] > 0.9
+    extractor = KeyphraseExtractor.from_pretrained(model_dir, device="cpu")
+    text = "推进跨境电商 ABC 综合试验区建设"
+    for phrase in extractor.extract(text):
+        assert phrase.text == text[phrase.start : phrase.end]
+
+
+def smoke_resume_cfg(corpus: Path, run_dir: Path, *extra: str):
+    """Two real epochs on the tiny corpus, a checkpoint and an evaluation after each."""
+    return compose("train", ["experiment=smoke", f"data.corpus_path={corpus}", "data.max_documents=null",
+                             "trainer.max_steps=-1", "trainer.num_train_epochs=2", "trainer.learning_rate=0.01",
+                             "trainer.save_total_limit=null", f"output_dir={run_dir}", *extra])
+
+
+@pytest.mark.slow
+def test_resume_continues_an_interrupted_run_to_the_same_result(tiny_corpus, tmp_path):
+    from transformers import TrainerCallback
+
+    from keyphrase_tagger.training.train import train
+
+    class Interrupted(Exception):
+        pass
+
+    class InterruptAfterFirstEpoch(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.epoch < 2:
+                raise Interrupted  # as if the job were killed right after its epoch-1 checkpoint
+
+    whole = train(smoke_resume_cfg(tiny_corpus, tmp_path / "whole"))
+
+    with pytest.raises(Interrupted):
+        train(smoke_resume_cfg(tiny_corpus, tmp_path / "cut"), callbacks=[InterruptAfterFirstEpoch()])
+    checkpoints = tmp_path / "cut" / "checkpoints"
+    assert len(list(checkpoints.iterdir())) == 1
+    assert not (tmp_path / "cut" / "model").exists()
+    resumed = train(smoke_resume_cfg(tiny_corpus, tmp_path / "cut", "trainer.resume_from_checkpoint=true"))
+
+    for key, value in whole.items():
+        # train_loss/runtime are HF's averages over the steps this process ran, not the run's.
+        if key.startswith("eval_") and "runtime" not in key and "per_second" not in key:
+            assert resumed[key] == value, key
+    last = sorted((tmp_path / "whole" / "checkpoints").iterdir(), key=lambda p: int(p.name.split("-")[1]))[-1]
+    assert_same_weights(last, tmp_path / "cut" / "checkpoints" / last.name)
+    assert_same_weights(tmp_path / "whole" / "model", tmp_path / "cut" / "model")
+
+
+def test_resume_without_a_checkpoint_is_a_config_error(tiny_corpus, tmp_path):
+    from keyphrase_tagger.training.train import train
+
+    with pytest.raises(ConfigError, match="no checkpoint under"):
+        train(smoke_resume_cfg(tiny_corpus, tmp_path / "fresh", "trainer.resume_from_checkpoint=true"))
+    with pytest.raises(ConfigError, match="not a Trainer checkpoint"):
+        train(smoke_resume_cfg(tiny_corpus, tmp_path / "fresh", f"trainer.resume_from_checkpoint={tmp_path}"))
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_kpt_train_reports_a_config_error_in_one_line_and_leaves_no_run_directory(tiny_corpus, tmp_path):
+    result = run_cli([str(BIN / "kpt-train"), "experiment=smoke", f"data.corpus_path={tiny_corpus}",
+                      "output_dir=run", "trainer.resume_from_checkpoint=true"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: trainer.resume_from_checkpoint=true: no checkpoint under "
+                                                  f"{tmp_path / 'run' / 'checkpoints'} (pass the interrupted run's output_dir=)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_multirun_writes_one_directory_per_job(tmp_path):
+    result = run_cli([str(BIN / "kpt-train"), "-m", *SMOKE, "seed=1,2"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweeps = list((tmp_path / "outputs" / "smoke" / "multirun").iterdir())
+    assert len(sweeps) == 1
+    jobs = sorted(p for p in sweeps[0].iterdir() if p.is_dir())
+    assert [p.name for p in jobs] == ["0", "1"]
+    for job, seed in zip(jobs, (1, 2)):
+        assert_is_checkpoint(job / "model")
+        info = json.loads((job / "run_info.json").read_text(encoding="utf-8"))
+        assert info["seed"] == seed and info["run_dir"] == str(job)
+        assert yaml.safe_load((job / ".hydra" / "config.yaml").read_text(encoding="utf-8"))["seed"] == seed
+        assert (job / "metrics.json").is_file()
+    # Nothing but the sweep under outputs/: no job fell back to a single-run directory.
+    assert [p.name for p in (tmp_path / "outputs").iterdir()] == ["smoke"]
+    assert [p.name for p in (tmp_path / "outputs" / "smoke").iterdir()] == ["multirun"]
+
+
+def test_configs_resolve_to_the_documented_run_directory():
+    cfg = compose("train", ["experiment=smoke"])
+    assert cfg.experiment_name == "smoke"  # the experiment file wins over train.yaml
+    assert cfg.output_dir.startswith("outputs/smoke/")
+
+
+def first_logged_loss(corpus: Path, run_dir: Path, *extra: str) -> float:
+    import csv
+
+    from keyphrase_tagger.training.train import train
+
+    train(compose("train", ["experiment=smoke", f"data.corpus_path={corpus}", "data.max_documents=null",
+                            "trainer.max_steps=1", "trainer.logging_steps=1", "model.hidden_dropout_prob=0",
+                            "model.attention_probs_dropout_prob=0", f"output_dir={run_dir}", *extra]))
+    with (run_dir / "logs" / "log_history.csv").open(encoding="utf-8") as f:
+        return float(next(row for row in csv.DictReader(f) if row["loss"])["loss"])
+
+
+def test_gradient_accumulation_averages_the_loss_of_its_micro_batches(tiny_corpus, tmp_path):
+    # The same 8 windows in one batch, or in two accumulated batches of 4: the same mean loss
+    # (up to the windows' unequal lengths), not the sum of the two micro-batch means.
+    whole = first_logged_loss(tiny_corpus, tmp_path / "whole", "trainer.per_device_train_batch_size=8")
+    accumulated = first_logged_loss(tiny_corpus, tmp_path / "accumulated", "trainer.per_device_train_batch_size=4",
+                                    "+trainer.gradient_accumulation_steps=2")
+    np.testing.assert_allclose(accumulated, whole, rtol=0.05)
