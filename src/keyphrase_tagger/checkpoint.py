@@ -25,6 +25,7 @@ class CheckpointSettings:
     cleaning: CleaningConfig
     data: dict = field(default_factory=dict)
     lexicon_features: dict = field(default_factory=dict)  # LexiconFeatureConfig.to_dict()
+    decoding: dict = field(default_factory=dict)  # recipe.DecodingSettings.to_dict(), chosen on validation
 
     def save(self, directory: str | Path) -> None:
         payload = {
@@ -32,6 +33,7 @@ class CheckpointSettings:
             "cleaning": self.cleaning.to_dict(),
             "data": self.data,
             "lexicon_features": self.lexicon_features,
+            "decoding": self.decoding,
         }
         (Path(directory) / SETTINGS_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -47,6 +49,7 @@ class CheckpointSettings:
                 cleaning=CleaningConfig.from_dict(payload.get("cleaning")),
                 data=payload.get("data", {}),
                 lexicon_features=payload.get("lexicon_features", {}),
+                decoding=payload.get("decoding", {}),
             )
         except (ValueError, KeyError, TypeError) as err:
             raise CheckpointError(f"{directory / SETTINGS_FILE}: unreadable settings ({err})") from None

@@ -13,6 +13,7 @@ from keyphrase_tagger.decoding import decode_phrases
 from keyphrase_tagger.encoding import CharEncoder
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer
+from keyphrase_tagger.recipe import DecodingSettings, adjust_probs, fusion_matcher
 from keyphrase_tagger.records import Phrase
 from keyphrase_tagger.windows import owned_ranges, window_bounds
 
@@ -25,7 +26,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 class KeyphraseExtractor:
     def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto", batch_size: int = 32,
-                 featurizer: LexiconFeaturizer | None = None) -> None:
+                 featurizer: LexiconFeaturizer | None = None, lexicon: Lexicon | None = None) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -33,6 +34,9 @@ class KeyphraseExtractor:
         self.encoder = CharEncoder(tokenizer)
         self.batch_size = batch_size
         self.featurizer = featurizer
+        # The O prior and gazetteer fusion chosen on validation at training time (recipe.py).
+        self.decoding = DecodingSettings.from_dict(settings.decoding)
+        self.fusion = fusion_matcher(lexicon, self.decoding)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = 32) -> "KeyphraseExtractor":
@@ -42,12 +46,18 @@ class KeyphraseExtractor:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
         model = AutoModelForTokenClassification.from_pretrained(str(path))
         features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
-        featurizer = LexiconFeaturizer(Lexicon.load(path), features) if features.enabled else None
-        return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer)
+        decoding = DecodingSettings.from_dict(settings.decoding)
+        lexicon = Lexicon.load(path) if features.enabled or decoding.uses_lexicon else None
+        featurizer = LexiconFeaturizer(lexicon, features) if features.enabled else None
+        return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer,
+                   lexicon=lexicon)
 
     @torch.inference_mode()
-    def predict_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
+    def predict_probs(self, texts: Sequence[str], adjust: bool = True) -> list[np.ndarray]:
         """``(len(text), 3)`` float32 tag probabilities per text, windows batched across texts.
+
+        ``adjust`` applies the checkpoint's decoding settings (O prior, gazetteer fusion; see
+        ``recipe.py``); ``adjust=False`` gives the model's own probabilities.
 
         Windows are sorted by length so a batch pads little; each finished batch writes only the
         characters each window owns (``windows.owned_ranges``) into its document's array, so
@@ -85,6 +95,8 @@ class KeyphraseExtractor:
             probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
             for r, (_, k, start, _, lo, hi) in enumerate(batch):
                 out[k][lo:hi] = probs[r, 1 + lo - start : 1 + hi - start]
+        if adjust:
+            out = [adjust_probs(t, p, self.decoding, self.fusion) for t, p in zip(texts, out)]
         return out
 
     def extract(self, text: str, **options) -> list[Phrase]:

@@ -6,6 +6,7 @@ import csv
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,14 @@ from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.prepare import LabeledDocument, prepare_corpus
 from keyphrase_tagger.encoding import CharEncoder
+from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.scoring import score_documents
 from keyphrase_tagger.lexicon import build_lexicon
 from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer, training_type_ids
 from keyphrase_tagger.modeling.build import build_model_and_tokenizer
 from keyphrase_tagger.modeling.features import windows_dataset
-from keyphrase_tagger.training.arguments import training_arguments
+from keyphrase_tagger.recipe import DecodingSettings, tune_decoding
+from keyphrase_tagger.training.arguments import CHECKPOINTS_DIR, training_arguments
 from keyphrase_tagger.training.run_info import run_info
 from keyphrase_tagger.windows import merge_windows, window_bounds
 
@@ -72,6 +75,14 @@ def run_dir_of(cfg: DictConfig) -> Path:
         return Path(cfg.output_dir)
 
 
+def resolved_config(cfg: DictConfig, run_dir: Path) -> dict:
+    """The config with every interpolation resolved; ``.hydra/config.yaml`` keeps them unresolved
+    (``${now:...}`` would name another time), so this records what the run actually used."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved["output_dir"] = str(run_dir)  # in a multirun, Hydra's job directory
+    return resolved
+
+
 def write_log_csv(log_history: list[dict], path: Path) -> None:
     keys = sorted({k for row in log_history for k in row})
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -80,13 +91,41 @@ def write_log_csv(log_history: list[dict], path: Path) -> None:
         writer.writerows(log_history)
 
 
-def train(cfg: DictConfig) -> dict:
-    """Train the configured model; return the final validation metrics (``eval_*``)."""
+def resume_checkpoint(resume: object, checkpoints_dir: Path) -> str | None:
+    """``trainer.resume_from_checkpoint`` -> the checkpoint directory to resume from (``None``: start fresh).
+
+    ``true`` means the last checkpoint of this run directory; a missing one is a user error, not a
+    silent fresh start, so that a mistyped ``output_dir`` cannot restart a long run from scratch.
+    """
+    if resume in (None, False):
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if resume is True:
+        last = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.is_dir() else None
+        if last is None:
+            raise ConfigError(f"trainer.resume_from_checkpoint=true: no checkpoint under {checkpoints_dir} "
+                              "(pass the interrupted run's output_dir=)")
+        return last
+    path = Path(str(resume))
+    if not (path / "trainer_state.json").is_file():
+        raise ConfigError(f"trainer.resume_from_checkpoint={resume}: not a Trainer checkpoint directory "
+                          "(expected <run>/checkpoints/checkpoint-<step>)")
+    return str(path)
+
+
+def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
+    """Train the configured model; return the final validation metrics (``eval_*``).
+
+    ``callbacks``: extra ``transformers.TrainerCallback`` objects (progress hooks, tests).
+    """
     import torch
     from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, Trainer, set_seed
 
     started = time.time()
     run_dir = run_dir_of(cfg)
+    # Checked first: a resume that cannot work fails before minutes of data preparation.
+    resume = resume_checkpoint(cfg.trainer.get("resume_from_checkpoint"), run_dir / CHECKPOINTS_DIR)
     run_dir.mkdir(parents=True, exist_ok=True)
     seed = int(cfg.seed)
     set_seed(seed)
@@ -99,8 +138,6 @@ def train(cfg: DictConfig) -> dict:
     if max_docs:  # smoke runs: a handful of documents
         train_docs, val_docs = train_docs[:max_docs], val_docs[: max(1, max_docs // 2)]
     if not train_docs:
-        from keyphrase_tagger.errors import ConfigError
-
         raise ConfigError("the training split is empty: the corpus needs more documents for this split config")
     max_chars, stride = int(cfg.data.window.max_chars), int(cfg.data.window.stride)
     cleaning = CleaningConfig.from_dict(cfg.data.get("cleaning"))
@@ -115,6 +152,11 @@ def train(cfg: DictConfig) -> dict:
 
     model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in train_docs], max_chars,
                                                  n_token_types=features.n_types if features.enabled else 2)
+    # BERT's forward takes **kwargs but its loss is a plain per-batch mean that ignores
+    # num_items_in_batch; left on, the Trainer would multiply that mean by the world size under DDP
+    # (gradients and eval_loss twice too large with 2 processes) and skip the division by the
+    # gradient-accumulation steps.
+    model.accepts_loss_kwargs = False
     encoder = CharEncoder(tokenizer)
     train_ds = windows_dataset([d.document.text for d in train_docs], encoder, max_chars, stride,
                                [d.tags for d in train_docs], train_types)
@@ -130,7 +172,7 @@ def train(cfg: DictConfig) -> dict:
         log.warning("no validation documents: training without evaluation or best-model selection")
         args.eval_strategy = "no"
         args.load_best_model_at_end = False
-    callbacks = []
+    callbacks = list(callbacks)
     patience = trainer_cfg.get("early_stopping_patience")
     if patience and has_val:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(patience)))
@@ -144,18 +186,30 @@ def train(cfg: DictConfig) -> dict:
         compute_metrics=make_compute_metrics(val_docs, max_chars, stride, cleaning) if has_val else None,
         callbacks=callbacks,
     )
-    resume = trainer_cfg.get("resume_from_checkpoint")
-    train_output = trainer.train(resume_from_checkpoint=resume if resume not in (None, False) else None)
+    train_output = trainer.train(resume_from_checkpoint=resume)
     metrics = {"train_" + k if not k.startswith("train_") else k: v for k, v in train_output.metrics.items()}
     if has_val:
         metrics.update(trainer.evaluate())
+    decoding = DecodingSettings()
+    if has_val and cfg.model.get("decoding"):
+        # The best model's validation probabilities choose the O prior and gazetteer fusion.
+        predictions = trainer.predict(val_ds.remove_columns(["doc_index", "window_start"])).predictions
+        logits = predictions[0] if isinstance(predictions, tuple) else predictions
+        val_probs = window_logits_to_probs(np.asarray(logits), val_docs, max_chars, stride)
+        decoding, tuned_f1 = tune_decoding([d.document for d in val_docs], val_probs, lexicon, cleaning,
+                                           OmegaConf.to_container(cfg.model.decoding, resolve=True))
+        metrics["eval_tuned_phrase_f1"] = tuned_f1
+        log.info("decoding chosen on validation: %s (phrase F1 %.4f -> %.4f)", decoding.to_dict(),
+                 metrics.get("eval_phrase_f1", float("nan")), tuned_f1)
 
+    model_dir = run_dir / "model"
+    # Every rank calls save_model (sharded setups gather weights in it); only rank 0 writes.
+    trainer.save_model(str(model_dir))  # the best model: load_best_model_at_end restored it
     if trainer.is_world_process_zero():
-        model_dir = run_dir / "model"
-        trainer.save_model(str(model_dir))  # the best model: load_best_model_at_end restored it
         tokenizer.save_pretrained(str(model_dir))
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-        CheckpointSettings(max_chars, stride, cleaning, data_cfg, features.to_dict()).save(model_dir)
+        CheckpointSettings(max_chars, stride, cleaning, data_cfg, features.to_dict(),
+                           decoding=decoding.to_dict()).save(model_dir)
         lexicon.save(model_dir)
         (run_dir / "logs").mkdir(exist_ok=True)
         write_log_csv(trainer.state.log_history, run_dir / "logs" / "log_history.csv")
@@ -163,7 +217,8 @@ def train(cfg: DictConfig) -> dict:
         info = run_info(seed, prepared.stats(), time.time() - started,
                         {"n_train_windows": len(train_ds), "n_validation_windows": len(val_ds),
                          "n_parameters": int(model.num_parameters()),
-                         "best_checkpoint": trainer.state.best_model_checkpoint})
+                         "best_checkpoint": trainer.state.best_model_checkpoint,
+                         "run_dir": str(run_dir), "config": resolved_config(cfg, run_dir)})
         (run_dir / "run_info.json").write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
         log.info("model saved to %s", model_dir)
     return metrics

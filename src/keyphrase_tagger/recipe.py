@@ -1,0 +1,126 @@
+"""Decision settings chosen on validation and saved with the checkpoint: the O-tag prior and
+gazetteer fusion.
+
+Two adjustments of the model's per-character probabilities, applied by
+``KeyphraseExtractor.predict_probs`` before the one decoder
+(:func:`keyphrase_tagger.decoding.decode_phrases`) runs, so evaluation and prediction see the
+same probabilities:
+
+- ``o_scale`` multiplies ``P(O)`` and renormalises (a prior shift): below 1 the decoder marks
+  more characters as inside a phrase, i.e. it is the recall/precision threshold of the tagger;
+- fusion mixes the calibrated training lexicon into the probabilities,
+  ``p <- (1 - w) * p + w * tags_of_match`` over every match of a lexicon phrase whose rate
+  P(listed | occurs) exceeds ``fusion_min_rate``: the lexicon knows phrases the model misses.
+
+:func:`tune_decoding` picks both by phrase micro F1 on the validation split after training,
+never on a test split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.data.labeling import PhraseMatcher
+from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.evaluation.metrics import phrase_scores
+from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.records import B, I, O, Document
+
+# Candidates searched on validation for a setting given as "auto" (the first is "no change").
+O_SCALE_GRID: tuple[float, ...] = (1.0, 0.7, 0.5)
+RATE_GRID: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
+WEIGHT_GRID: tuple[float, ...] = (0.3, 1.0)
+
+
+@dataclass(frozen=True)
+class DecodingSettings:
+    """What the checkpoint stores under ``"decoding"``; the defaults change nothing."""
+
+    o_scale: float = 1.0
+    fusion_min_rate: float | None = None  # None: no fusion
+    fusion_weight: float = 1.0
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping | None) -> "DecodingSettings":
+        cfg = dict(cfg or {})
+        rate = cfg.get("fusion_min_rate")
+        return cls(
+            o_scale=float(cfg.get("o_scale", 1.0)),
+            fusion_min_rate=None if rate is None else float(rate),
+            fusion_weight=float(cfg.get("fusion_weight", 1.0)),
+        )
+
+    def to_dict(self) -> dict:
+        return {"o_scale": self.o_scale, "fusion_min_rate": self.fusion_min_rate, "fusion_weight": self.fusion_weight}
+
+    @property
+    def uses_lexicon(self) -> bool:
+        return self.fusion_min_rate is not None and self.fusion_weight > 0
+
+
+def fusion_matcher(lexicon: Lexicon | None, settings: DecodingSettings) -> PhraseMatcher | None:
+    """The calibrated gazetteer fusion matches with (as the calibrated baseline builds it)."""
+    if lexicon is None or not settings.uses_lexicon:
+        return None
+    return PhraseMatcher(lexicon.phrases(min_rate=settings.fusion_min_rate))
+
+
+def adjust_probs(text: str, probs: np.ndarray, settings: DecodingSettings, matcher: PhraseMatcher | None) -> np.ndarray:
+    """``probs`` (``(len(text), 3)``) after the O prior and fusion; rows still sum to 1."""
+    out = probs
+    if settings.o_scale != 1.0:
+        out = out.copy()
+        out[:, O] *= settings.o_scale
+        out /= out.sum(axis=-1, keepdims=True)
+    matches = matcher.find(text) if matcher is not None else []
+    if matches:
+        w = settings.fusion_weight
+        out = out.copy() if out is probs else out
+        for _, start, end in matches:
+            out[start:end] *= 1.0 - w
+            out[start, B] += w
+            out[start + 1 : end, I] += w
+    return out
+
+
+def _f1(documents: Sequence[Document], probs: Sequence[np.ndarray], cleaning: CleaningConfig) -> float:
+    predicted = [{p.text for p in decode_phrases(d.text, pr, cleaning)} for d, pr in zip(documents, probs)]
+    return phrase_scores(predicted, [d.phrases for d in documents])["micro"]["f1"]
+
+
+def tune_decoding(
+    documents: Sequence[Document],
+    probs: Sequence[np.ndarray],
+    lexicon: Lexicon,
+    cleaning: CleaningConfig,
+    config: Mapping | None = None,
+) -> tuple[DecodingSettings, float]:
+    """The settings with the best phrase micro F1 on ``documents`` (validation), and that F1.
+
+    ``config`` (the ``model.decoding`` group) fixes a setting with a number or asks for a grid
+    search with ``"auto"``; ``fusion: false`` turns fusion off. Ties keep the earlier candidate,
+    i.e. the smaller intervention.
+    """
+    config = dict(config or {})
+
+    def grid(key: str, auto: Sequence[float]) -> list:
+        value = config.get(key, "auto")
+        return list(auto) if value == "auto" else [None if value is None else float(value)]
+
+    fusions: list[tuple[float | None, float]] = [(None, 1.0)]
+    if config.get("fusion", True):
+        fusions += [(r, w) for r in grid("fusion_min_rate", RATE_GRID) if r is not None
+                    for w in grid("fusion_weight", WEIGHT_GRID)]
+    best: tuple[float, DecodingSettings] = (-1.0, DecodingSettings())
+    for o_scale in grid("o_scale", O_SCALE_GRID):
+        for rate, weight in fusions:
+            settings = DecodingSettings(o_scale, rate, weight)
+            matcher = fusion_matcher(lexicon, settings)
+            f1 = _f1(documents, [adjust_probs(d.text, p, settings, matcher) for d, p in zip(documents, probs)], cleaning)
+            if f1 > best[0]:
+                best = (f1, settings)
+    return best[1], best[0]
