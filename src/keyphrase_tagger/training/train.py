@@ -208,6 +208,8 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(model_dir))
         data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
+        # Absolute, so kpt-evaluate rebuilds the same splits from any working directory.
+        data_cfg["corpus_path"] = str(Path(data_cfg["corpus_path"]).resolve())
         CheckpointSettings(max_chars, stride, cleaning, data_cfg, features.to_dict(),
                            decoding=decoding.to_dict()).save(model_dir)
         lexicon.save(model_dir)
