@@ -19,13 +19,23 @@ OVERLAP_POLICIES = ("leftmost_longest",)
 _LABEL_ARRAY = np.array(LABELS, dtype=object)
 
 
+def _detached(text: str) -> str:
+    """A copy of ``text`` (a memcpy, ~0.1 ms per million characters).
+
+    ``ahocorasick_rs`` reads a str as UTF-8, and CPython caches that encoding inside the str object
+    for as long as it lives: every document and phrase kept in memory (all of a prepared corpus)
+    would carry 3 more bytes per CJK character. Handing the matcher a copy lets the cache die with it.
+    """
+    return "".join((text, ""))
+
+
 class PhraseMatcher:
     """Finds phrase occurrences in texts. Empty phrases are ignored."""
 
     def __init__(self, phrases: Iterable[str], overlap: str = "leftmost_longest") -> None:
         if overlap not in OVERLAP_POLICIES:
             raise ValueError(f"unknown overlap policy {overlap!r}; choose one of {OVERLAP_POLICIES}")
-        self.phrases: tuple[str, ...] = tuple(dict.fromkeys(p for p in phrases if p))
+        self.phrases: tuple[str, ...] = tuple(dict.fromkeys(_detached(p) for p in phrases if p))
         self._chosen = (
             ahocorasick_rs.AhoCorasick(self.phrases, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
             if self.phrases
@@ -37,7 +47,7 @@ class PhraseMatcher:
         """Chosen (non-overlapping) matches as ``(phrase_index, start, end)``, in text order."""
         if self._chosen is None or not text:
             return []
-        return self._chosen.find_matches_as_indexes(text)
+        return self._chosen.find_matches_as_indexes(_detached(text))
 
     def find_spans(self, text: str) -> list[Span]:
         return [Span(s, e) for _, s, e in self.find(text)]
@@ -48,7 +58,7 @@ class PhraseMatcher:
             return []
         if self._all is None:
             self._all = ahocorasick_rs.AhoCorasick(self.phrases, matchkind=ahocorasick_rs.MatchKind.Standard)
-        return self._all.find_matches_as_indexes(text, overlapping=True)
+        return self._all.find_matches_as_indexes(_detached(text), overlapping=True)
 
 
 def spans_to_tag_ids(length: int, starts: Sequence[int] | np.ndarray, ends: Sequence[int] | np.ndarray) -> np.ndarray:
