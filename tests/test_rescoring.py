@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
 from keyphrase_tagger.lexicon import build_lexicon
 from keyphrase_tagger.lexicon_features import leave_one_out_lexicons
@@ -128,6 +129,12 @@ def test_rescorer_round_trips_through_the_checkpoint_json():
     assert Rescorer.from_dict(json.loads(json.dumps(rescorer.to_dict()))) == rescorer
     settings = DecodingSettings(rescore=rescorer.to_dict())
     assert DecodingSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+
+
+def test_a_rescorer_fitted_on_other_features_is_refused():
+    payload = dict(accept_lexicon_phrases().to_dict(), features=["bias", "something_else"])
+    with pytest.raises(CheckpointError, match="features"):
+        Rescorer.from_dict(payload)
 
 
 def test_rewrite_decodes_to_every_occurrence_of_accepted_strings_only():

@@ -32,6 +32,7 @@ import numpy as np
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.records import B, I, O, Document
@@ -155,6 +156,10 @@ class Rescorer:
 
     @classmethod
     def from_dict(cls, cfg: Mapping) -> "Rescorer":
+        # Weights are meaningful only over the features they were fitted on, in that order.
+        if list(cfg.get("features", FEATURES)) != list(FEATURES):
+            raise CheckpointError(f"decoding.rescore was fitted on features {cfg.get('features')}, "
+                                  f"this version computes {list(FEATURES)}: retrain or retune the checkpoint")
         return cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["scale"])),
                    tuple(map(float, cfg["output"])), float(cfg.get("output_bias", 0.0)),
                    tuple(tuple(map(float, row)) for row in cfg.get("hidden", ())),
