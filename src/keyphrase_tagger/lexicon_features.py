@@ -89,11 +89,17 @@ def leave_one_out(lexicon: Lexicon, document: Document, occurring: set[str]) -> 
     return Lexicon({p: n for p, n in listed.items() if n > 0}, occurs)
 
 
-def training_type_ids(lexicon: Lexicon, documents: list[Document], config: LexiconFeatureConfig) -> list[np.ndarray]:
-    """Leave-one-out features for the training documents themselves."""
+def leave_one_out_lexicons(lexicon: Lexicon, documents: list[Document]) -> list[Lexicon]:
+    """For each of the training ``documents``, the lexicon built without it."""
     everything = PhraseMatcher(lexicon.phrases())
     out = []
     for d in documents:
         occurring = {everything.phrases[i] for i, _, _ in everything.find_all(d.text)}
-        out.append(LexiconFeaturizer(leave_one_out(lexicon, d, occurring), config).type_ids(d.text))
+        out.append(leave_one_out(lexicon, d, occurring))
     return out
+
+
+def training_type_ids(lexicon: Lexicon, documents: list[Document], config: LexiconFeatureConfig) -> list[np.ndarray]:
+    """Leave-one-out features for the training documents themselves."""
+    return [LexiconFeaturizer(loo, config).type_ids(d.text)
+            for d, loo in zip(documents, leave_one_out_lexicons(lexicon, documents))]

@@ -1,7 +1,7 @@
 """Decision settings chosen on validation and saved with the checkpoint: the O-tag prior and
 gazetteer fusion.
 
-Two adjustments of the model's per-character probabilities, applied by
+Adjustments of the model's per-character probabilities, applied by
 ``KeyphraseExtractor.predict_probs`` before the one decoder
 (:func:`keyphrase_tagger.decoding.decode_phrases`) runs, so evaluation and prediction see the
 same probabilities:
@@ -10,9 +10,11 @@ same probabilities:
   more characters as inside a phrase, i.e. it is the recall/precision threshold of the tagger;
 - fusion mixes the calibrated training lexicon into the probabilities,
   ``p <- (1 - w) * p + w * tags_of_match`` over every match of a lexicon phrase whose rate
-  P(listed | occurs) exceeds ``fusion_min_rate``: the lexicon knows phrases the model misses.
+  P(listed | occurs) exceeds ``fusion_min_rate``: the lexicon knows phrases the model misses;
+- or, replacing both, the phrase-level rescorer (``rescoring.py``) decides per candidate string and
+  rewrites the probabilities so that they decode to exactly the accepted strings.
 
-:func:`tune_decoding` picks both by phrase micro F1 on the validation split after training,
+:func:`tune_decoding` picks them by phrase micro F1 on the validation split after training,
 never on a test split.
 """
 
@@ -28,7 +30,8 @@ from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.decoding import decode_phrases
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
-from keyphrase_tagger.records import B, I, O, Document
+from keyphrase_tagger.records import B, I, Document
+from keyphrase_tagger.rescoring import Rescorer, fit_rescorer, scale_o
 
 # Candidates searched on validation for a setting given as "auto" (the first is "no change").
 O_SCALE_GRID: tuple[float, ...] = (1.0, 0.7, 0.5)
@@ -43,6 +46,7 @@ class DecodingSettings:
     o_scale: float = 1.0
     fusion_min_rate: float | None = None  # None: no fusion
     fusion_weight: float = 1.0
+    rescore: dict | None = None  # rescoring.Rescorer.to_dict(); when set, it replaces the O prior and fusion
 
     @classmethod
     def from_dict(cls, cfg: Mapping | None) -> "DecodingSettings":
@@ -52,34 +56,44 @@ class DecodingSettings:
             o_scale=float(cfg.get("o_scale", 1.0)),
             fusion_min_rate=None if rate is None else float(rate),
             fusion_weight=float(cfg.get("fusion_weight", 1.0)),
+            rescore=cfg.get("rescore"),
         )
 
     def to_dict(self) -> dict:
-        return {"o_scale": self.o_scale, "fusion_min_rate": self.fusion_min_rate, "fusion_weight": self.fusion_weight}
+        out = {"o_scale": self.o_scale, "fusion_min_rate": self.fusion_min_rate, "fusion_weight": self.fusion_weight}
+        if self.rescore is not None:
+            out["rescore"] = self.rescore
+        return out
+
+    @property
+    def uses_fusion(self) -> bool:
+        return self.fusion_min_rate is not None and self.fusion_weight > 0
 
     @property
     def uses_lexicon(self) -> bool:
-        return self.fusion_min_rate is not None and self.fusion_weight > 0
+        return self.uses_fusion or self.rescore is not None
 
 
 def fusion_matcher(lexicon: Lexicon | None, settings: DecodingSettings) -> PhraseMatcher | None:
     """The calibrated gazetteer fusion matches with (as the calibrated baseline builds it)."""
-    if lexicon is None or not settings.uses_lexicon:
+    if lexicon is None or not settings.uses_fusion:
         return None
     return PhraseMatcher(lexicon.phrases(min_rate=settings.fusion_min_rate))
 
 
-def adjust_probs(text: str, probs: np.ndarray, settings: DecodingSettings, matcher: PhraseMatcher | None) -> np.ndarray:
-    """``probs`` (``(len(text), 3)``) after the O prior and fusion; rows still sum to 1."""
-    out = probs
-    if settings.o_scale != 1.0:
-        out = out.copy()
-        out[:, O] *= settings.o_scale
-        out /= out.sum(axis=-1, keepdims=True)
+def adjust_probs(text: str, probs: np.ndarray, settings: DecodingSettings, matcher: PhraseMatcher | None,
+                 lexicon: Lexicon | None = None, cleaning: CleaningConfig | None = None) -> np.ndarray:
+    """``probs`` (``(len(text), 3)``) after the O prior and fusion, or rewritten by the phrase-level
+    rescorer (which needs ``lexicon`` and ``cleaning``); rows still sum to 1."""
+    if settings.rescore is not None:
+        if lexicon is None or cleaning is None:
+            raise ValueError("phrase rescoring needs the checkpoint's lexicon and cleaning")
+        return Rescorer.from_dict(settings.rescore).rewrite(text, probs, lexicon, cleaning)
+    out = scale_o(probs, settings.o_scale)
     matches = matcher.find(text) if matcher is not None else []
     if matches:
         w = settings.fusion_weight
-        out = out.copy() if out is probs else out
+        out = out.astype(np.float64, copy=True) if out is probs else out
         for _, start, end in matches:
             out[start:end] *= 1.0 - w
             out[start, B] += w
@@ -98,12 +112,15 @@ def tune_decoding(
     lexicon: Lexicon,
     cleaning: CleaningConfig,
     config: Mapping | None = None,
+    train: Sequence[tuple[Document, np.ndarray, Lexicon]] = (),
 ) -> tuple[DecodingSettings, float]:
     """The settings with the best phrase micro F1 on ``documents`` (validation), and that F1.
 
     ``config`` (the ``model.decoding`` group) fixes a setting with a number or asks for a grid
     search with ``"auto"``; ``fusion: false`` turns fusion off. Ties keep the earlier candidate,
-    i.e. the smaller intervention.
+    i.e. the smaller intervention. ``rescore: true`` also fits the phrase-level rescorer on
+    ``train`` (training documents, their model probabilities, their leave-one-out lexicons; see
+    ``rescoring.py``) and keeps it if it beats the best grid setting on validation.
     """
     config = dict(config or {})
 
@@ -123,4 +140,14 @@ def tune_decoding(
             f1 = _f1(documents, [adjust_probs(d.text, p, settings, matcher) for d, p in zip(documents, probs)], cleaning)
             if f1 > best[0]:
                 best = (f1, settings)
+    if config.get("rescore") and train:
+        rescorer, _ = fit_rescorer(train, list(zip(documents, probs)), lexicon, cleaning,
+                                   float(config.get("candidate_o_scale", 0.5)), int(config.get("rescore_hidden", 0)))
+        settings = DecodingSettings(rescore=rescorer.to_dict())
+        # Scored as the extractor will decode it (a string nested only inside longer accepted ones
+        # is lost to leftmost-longest tagging), not as the candidate sets the threshold search saw.
+        f1 = _f1(documents, [adjust_probs(d.text, p, settings, None, lexicon, cleaning)
+                             for d, p in zip(documents, probs)], cleaning)
+        if f1 > best[0]:
+            best = (f1, settings)
     return best[1], best[0]

@@ -37,6 +37,7 @@ class KeyphraseExtractor:
         # The O prior and gazetteer fusion chosen on validation at training time (recipe.py).
         self.decoding = DecodingSettings.from_dict(settings.decoding)
         self.fusion = fusion_matcher(lexicon, self.decoding)
+        self.lexicon = lexicon
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = 32) -> "KeyphraseExtractor":
@@ -96,7 +97,8 @@ class KeyphraseExtractor:
             for r, (_, k, start, _, lo, hi) in enumerate(batch):
                 out[k][lo:hi] = probs[r, 1 + lo - start : 1 + hi - start]
         if adjust:
-            out = [adjust_probs(t, p, self.decoding, self.fusion) for t, p in zip(texts, out)]
+            out = [adjust_probs(t, p, self.decoding, self.fusion, self.lexicon, self.settings.cleaning)
+                   for t, p in zip(texts, out)]
         return out
 
     def extract(self, text: str, **options) -> list[Phrase]:

@@ -19,7 +19,12 @@ from keyphrase_tagger.encoding import CharEncoder
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.scoring import score_documents
 from keyphrase_tagger.lexicon import build_lexicon
-from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer, training_type_ids
+from keyphrase_tagger.lexicon_features import (
+    LexiconFeatureConfig,
+    LexiconFeaturizer,
+    leave_one_out_lexicons,
+    training_type_ids,
+)
 from keyphrase_tagger.modeling.build import build_model_and_tokenizer
 from keyphrase_tagger.modeling.features import windows_dataset
 from keyphrase_tagger.recipe import DecodingSettings, tune_decoding
@@ -196,8 +201,18 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
         predictions = trainer.predict(val_ds.remove_columns(["doc_index", "window_start"])).predictions
         logits = predictions[0] if isinstance(predictions, tuple) else predictions
         val_probs = window_logits_to_probs(np.asarray(logits), val_docs, max_chars, stride)
+        decoding_cfg = OmegaConf.to_container(cfg.model.decoding, resolve=True)
+        rescore_train = []
+        if decoding_cfg.get("rescore"):
+            # The phrase rescorer learns on the training documents as the model saw them: with
+            # leave-one-out input features (train_ds holds them) and a leave-one-out lexicon.
+            predictions = trainer.predict(train_ds.remove_columns(["doc_index", "window_start"])).predictions
+            logits = predictions[0] if isinstance(predictions, tuple) else predictions
+            train_probs = window_logits_to_probs(np.asarray(logits), train_docs, max_chars, stride)
+            documents = [d.document for d in train_docs]
+            rescore_train = list(zip(documents, train_probs, leave_one_out_lexicons(lexicon, documents)))
         decoding, tuned_f1 = tune_decoding([d.document for d in val_docs], val_probs, lexicon, cleaning,
-                                           OmegaConf.to_container(cfg.model.decoding, resolve=True))
+                                           decoding_cfg, train=rescore_train)
         metrics["eval_tuned_phrase_f1"] = tuned_f1
         log.info("decoding chosen on validation: %s (phrase F1 %.4f -> %.4f)", decoding.to_dict(),
                  metrics.get("eval_phrase_f1", float("nan")), tuned_f1)

@@ -1,0 +1,244 @@
+"""Phrase-level rescoring: a logistic regression over candidate phrases, saved with the checkpoint.
+
+The tagger decides character by character; whether a document *lists* a phrase depends on things
+only visible at phrase level: how often the phrase recurs in this document, how often the training
+documents listed it where it occurred (the lexicon rate), its length, how confident the tagger was
+over its occurrences. So the last decoding stage:
+
+1. candidates = the spans the tagger decodes with a permissive O prior (``candidate_o_scale``)
+   ∪ every (overlapping) occurrence of a training-lexicon phrase;
+2. each distinct candidate string gets :data:`FEATURES` and a probability from a logistic
+   regression or a one-hidden-layer network (``hidden``), whose output bias already holds the
+   decision threshold chosen on validation (accepted iff > 0.5);
+3. the probabilities are rewritten: every occurrence of an accepted string (matched
+   leftmost-longest, :class:`PhraseMatcher`) gets ``B``/``I`` with that probability, everything else
+   ``O``; :func:`keyphrase_tagger.decoding.decode_phrases` then yields exactly the accepted strings,
+   with offsets, and the phrase score is the regression's probability.
+
+Fitted on the training documents with a leave-one-out lexicon (their own lists subtracted, as for
+the lexicon input features) and the model's probabilities under leave-one-out input features; the
+threshold on the validation split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.data.labeling import PhraseMatcher
+from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.errors import CheckpointError
+from keyphrase_tagger.evaluation.metrics import phrase_scores
+from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.records import B, I, O, Document
+
+FEATURES: tuple[str, ...] = (
+    "bias", "score_max", "score_mean", "p_begin", "end_ok", "decoded", "decoded_permissive",
+    "in_lexicon", "rate", "log_listed", "log_occurs", "log_count", "recurs", "first_position",
+    "len2", "len3", "len4", "len5_6", "len7_plus", "log_count_x_in_lexicon", "rate_x_recurs",
+)
+THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.1 + 0.025 * k, 3) for k in range(25))  # 0.1 .. 0.7
+
+
+def scale_o(probs: np.ndarray, o_scale: float) -> np.ndarray:
+    """``probs`` with ``P(O)`` multiplied by ``o_scale`` and rows renormalised (a prior shift)."""
+    if o_scale == 1.0:
+        return probs
+    out = probs.astype(np.float64, copy=True)
+    out[:, O] *= o_scale
+    out /= out.sum(axis=-1, keepdims=True)
+    return out
+
+
+def occurrences(text: str, phrase: str) -> list[int]:
+    """Start offsets of every (possibly overlapping) occurrence of ``phrase`` in ``text``."""
+    found, i = [], text.find(phrase)
+    while i >= 0:
+        found.append(i)
+        i = text.find(phrase, i + 1)
+    return found
+
+
+def candidate_features(text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig,
+                       candidate_o_scale: float) -> tuple[list[str], np.ndarray]:
+    """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(FEATURES))`` features."""
+    decoded = {p.text for p in decode_phrases(text, probs, cleaning)}
+    permissive = {p.text for p in decode_phrases(text, scale_o(probs, candidate_o_scale), cleaning)}
+    matcher = PhraseMatcher(p for p in lexicon.phrases() if lexicon.listed.get(p, 0) > 0)
+    matched = {matcher.phrases[i] for i, _, _ in matcher.find_all(text)}
+    inside = 1.0 - probs[:, O].astype(np.float64)
+    n = len(text)
+    names, rows = [], []
+    for phrase in sorted(decoded | permissive | matched):
+        starts = occurrences(text, phrase)
+        if not starts:
+            continue
+        length = len(phrase)
+        scores = [inside[s : s + length].mean() for s in starts]
+        listed, occurs, rate = lexicon.listed.get(phrase, 0), lexicon.occurs.get(phrase, 0), lexicon.rate(phrase)
+        log_count, in_lexicon, recurs = math.log(len(starts)), float(listed > 0), float(len(starts) >= 2)
+        rows.append([
+            1.0, max(scores), float(np.mean(scores)), float(np.mean([probs[s, B] for s in starts])),
+            float(np.mean([1.0 - probs[s + length, I] if s + length < n else 1.0 for s in starts])),
+            float(phrase in decoded), float(phrase in permissive),
+            in_lexicon, rate, math.log1p(listed), math.log1p(occurs), log_count, recurs, starts[0] / n,
+            float(length == 2), float(length == 3), float(length == 4), float(5 <= length <= 6),
+            float(length >= 7), log_count * in_lexicon, rate * recurs,
+        ])
+        names.append(phrase)
+    return names, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 30) -> np.ndarray:
+    """L2-regularised logistic regression by Newton's method (``x`` standardised, column 0 the bias)."""
+    w = np.zeros(x.shape[1])
+    penalty = l2 * np.eye(x.shape[1])
+    penalty[0, 0] = 0.0  # the intercept is not shrunk
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        hessian = (x * (p * (1.0 - p))[:, None]).T @ x + penalty
+        step = np.linalg.solve(hessian, x.T @ (p - y) + penalty @ w)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
+def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, steps: int = 500, weight_decay: float = 1e-3,
+            seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One tanh hidden layer, full-batch Adam on the log loss (``x`` standardised): the feature
+    interactions a linear model cannot weigh (e.g. recurrence matters more for unlisted phrases).
+    Returns ``(hidden_weights (hidden, F), hidden_bias, output_weights, output_bias)``."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    first, second = torch.nn.Linear(x.shape[1], hidden), torch.nn.Linear(hidden, 1)
+    with torch.no_grad():  # seeded initialisation: the same data gives the same rescorer
+        for layer in (first, second):
+            bound = 1.0 / math.sqrt(layer.in_features)
+            layer.weight.copy_(torch.rand(layer.weight.shape, generator=generator) * 2 * bound - bound)
+            layer.bias.zero_()
+    params = [*first.parameters(), *second.parameters()]
+    optimizer = torch.optim.Adam(params, lr=0.01, weight_decay=weight_decay)
+    inputs = torch.tensor(x, dtype=torch.float32)
+    targets = torch.tensor(y, dtype=torch.float32)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        logits = second(torch.tanh(first(inputs))).squeeze(-1)
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, targets).backward()
+        optimizer.step()
+    return (first.weight.detach().double().numpy(), first.bias.detach().double().numpy(),
+            second.weight.detach().double().numpy()[0], float(second.bias.item()))
+
+
+@dataclass(frozen=True)
+class Rescorer:
+    """The fitted model as the checkpoint stores it (``decoding.rescore``).
+
+    ``logit = output . h + output_bias`` with ``h = tanh(hidden @ z + hidden_bias)`` for a
+    hidden layer, ``h = z`` for the logistic regression (``hidden`` empty), ``z`` the standardised
+    features; ``output_bias`` includes ``-logit(threshold)``, so a candidate is accepted iff its
+    probability exceeds 0.5.
+    """
+
+    candidate_o_scale: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    output: tuple[float, ...]
+    output_bias: float = 0.0
+    hidden: tuple[tuple[float, ...], ...] = ()
+    hidden_bias: tuple[float, ...] = ()
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping) -> "Rescorer":
+        # Weights are meaningful only over the features they were fitted on, in that order.
+        if list(cfg.get("features", FEATURES)) != list(FEATURES):
+            raise CheckpointError(f"decoding.rescore was fitted on features {cfg.get('features')}, "
+                                  f"this version computes {list(FEATURES)}: retrain or retune the checkpoint")
+        return cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["scale"])),
+                   tuple(map(float, cfg["output"])), float(cfg.get("output_bias", 0.0)),
+                   tuple(tuple(map(float, row)) for row in cfg.get("hidden", ())),
+                   tuple(map(float, cfg.get("hidden_bias", ()))))
+
+    def to_dict(self) -> dict:
+        return {"candidate_o_scale": self.candidate_o_scale, "features": list(FEATURES), "mean": list(self.mean),
+                "scale": list(self.scale), "output": list(self.output), "output_bias": self.output_bias,
+                "hidden": [list(row) for row in self.hidden], "hidden_bias": list(self.hidden_bias)}
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        h = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        if self.hidden:
+            h = np.tanh(h @ np.asarray(self.hidden).T + np.asarray(self.hidden_bias))
+        return 1.0 / (1.0 + np.exp(-(h @ np.asarray(self.output) + self.output_bias)))
+
+    def with_threshold(self, threshold: float) -> "Rescorer":
+        """The same model with acceptance at ``threshold`` moved to 0.5."""
+        return dataclasses.replace(self, output_bias=self.output_bias - math.log(threshold / (1.0 - threshold)))
+
+    def accepted(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> dict[str, float]:
+        """Accepted candidate strings of ``text`` and their probabilities (all > 0.5)."""
+        names, x = candidate_features(text, probs, lexicon, cleaning, self.candidate_o_scale)
+        if not names:
+            return {}
+        p = self.probabilities(x)
+        return {name: float(v) for name, v in zip(names, p) if v > 0.5}
+
+    def rewrite(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> np.ndarray:
+        """Tag probabilities that decode to every occurrence of the accepted strings."""
+        accepted = self.accepted(text, probs, lexicon, cleaning)
+        out = np.zeros((len(text), 3), dtype=np.float64)
+        out[:, O] = 1.0
+        if accepted:
+            matcher = PhraseMatcher(sorted(accepted))
+            for i, start, end in matcher.find(text):
+                p = accepted[matcher.phrases[i]]
+                out[start:end] = (1.0 - p, 0.0, p)
+                out[start] = (1.0 - p, p, 0.0)
+        return out
+
+
+def fit_rescorer(
+    train: Sequence[tuple[Document, np.ndarray, Lexicon]],
+    validation: Sequence[tuple[Document, np.ndarray]],
+    lexicon: Lexicon,
+    cleaning: CleaningConfig,
+    candidate_o_scale: float = 0.5,
+    hidden: int = 0,
+    l2: float = 1.0,
+) -> tuple[Rescorer, float]:
+    """Fit on ``train`` (document, model probabilities, the lexicon it may see: leave-one-out),
+    choose the threshold by phrase micro F1 on ``validation`` (seen with ``lexicon``); return the
+    rescorer (threshold folded in) and its validation F1. ``hidden`` > 0 fits a one-hidden-layer
+    network of that width instead of the logistic regression."""
+    xs, ys = [], []
+    for doc, probs, lex in train:
+        names, x = candidate_features(doc.text, probs, lex, cleaning, candidate_o_scale)
+        gold = set(doc.phrases)
+        xs.append(x)
+        ys.append(np.array([float(n in gold) for n in names]))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    mean[0], scale[0] = 0.0, 1.0
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    if hidden > 0:
+        w1, b1, w2, b2 = fit_mlp(z, y, hidden)
+        rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(w2), b2,
+                            tuple(map(tuple, w1)), tuple(b1))
+    else:
+        rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(fit_logistic(z, y, l2=l2)))
+    candidates = [candidate_features(d.text, p, lexicon, cleaning, candidate_o_scale) for d, p in validation]
+    gold = [d.phrases for d, _ in validation]
+    best = (-1.0, 0.5)
+    for threshold in THRESHOLD_GRID:
+        predicted = [{n for n, v in zip(names, rescorer.probabilities(x)) if v > threshold} if names else set()
+                     for names, x in candidates]
+        f1 = phrase_scores(predicted, gold)["micro"]["f1"]
+        if f1 > best[0]:
+            best = (f1, threshold)
+    return rescorer.with_threshold(best[1]), best[0]

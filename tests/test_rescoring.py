@@ -1,0 +1,207 @@
+"""rescoring.py: the phrase-level logistic rescorer over tagger spans and lexicon matches."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from keyphrase_tagger.checkpoint import CheckpointSettings
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.errors import CheckpointError
+from keyphrase_tagger.inference.extractor import KeyphraseExtractor
+from keyphrase_tagger.lexicon import build_lexicon
+from keyphrase_tagger.lexicon_features import leave_one_out_lexicons
+from keyphrase_tagger.recipe import DecodingSettings, adjust_probs, tune_decoding
+from keyphrase_tagger.records import B, I, O, Document
+from keyphrase_tagger.rescoring import (
+    FEATURES,
+    Rescorer,
+    candidate_features,
+    fit_logistic,
+    fit_rescorer,
+    occurrences,
+    scale_o,
+)
+
+CLEANING = CleaningConfig()
+
+
+def confident_o(n: int) -> np.ndarray:
+    probs = np.zeros((n, 3))
+    probs[:, O] = 0.9
+    probs[:, B] = probs[:, I] = 0.05
+    return probs
+
+
+def tagged(probs: np.ndarray, start: int, end: int) -> np.ndarray:
+    probs = probs.copy()
+    probs[start] = (0.0, 1.0, 0.0)
+    probs[start + 1 : end] = (0.0, 0.0, 1.0)
+    return probs
+
+
+def feature(names: list[str], x: np.ndarray, phrase: str, name: str) -> float:
+    return float(x[names.index(phrase), FEATURES.index(name)])
+
+
+def accept_lexicon_phrases(threshold_logit: float = 0.0) -> Rescorer:
+    """A hand-made rescorer: accept exactly the candidates that are in the lexicon."""
+    weights = [0.0] * len(FEATURES)
+    weights[FEATURES.index("in_lexicon")] = 10.0
+    return Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights), -5.0 - threshold_logit)
+
+
+def test_occurrences_include_overlapping_ones():
+    assert occurrences("啊啊啊", "啊啊") == [0, 1]
+    assert occurrences("数字经济", "服务") == []
+
+
+def test_candidates_are_tagger_spans_and_lexicon_matches_with_their_recurrence():
+    lexicon = build_lexicon([Document("t", "数字经济与服务业", ("数字经济",))])
+    text = "数字经济推动服务业，数字经济"
+    probs = tagged(confident_o(len(text)), 6, 9)  # the tagger finds 服务业 once
+    names, x = candidate_features(text, probs, lexicon, CLEANING, candidate_o_scale=0.5)
+    assert names == sorted(["数字经济", "服务业"])
+    assert x.shape == (2, len(FEATURES))
+    assert feature(names, x, "数字经济", "log_count") == pytest.approx(math.log(2))
+    assert feature(names, x, "数字经济", "in_lexicon") == 1.0
+    assert feature(names, x, "数字经济", "decoded") == 0.0
+    assert feature(names, x, "服务业", "decoded") == 1.0
+    assert feature(names, x, "服务业", "in_lexicon") == 0.0
+    assert feature(names, x, "服务业", "score_max") == pytest.approx(1.0)
+
+
+def test_a_permissive_o_prior_adds_spans_the_argmax_misses():
+    lexicon = build_lexicon([])
+    text = "推动服务业发展"
+    probs = confident_o(len(text))
+    probs[2:5] = [[0.55, 0.4, 0.05], [0.55, 0.05, 0.4], [0.55, 0.05, 0.4]]
+    assert candidate_features(text, probs, lexicon, CLEANING, candidate_o_scale=1.0)[0] == []
+    names, x = candidate_features(text, probs, lexicon, CLEANING, candidate_o_scale=0.5)
+    assert names == ["服务业"]
+    assert feature(names, x, "服务业", "decoded_permissive") == 1.0
+
+
+def test_scale_o_renormalises_and_leaves_one_alone():
+    probs = confident_o(4)
+    assert scale_o(probs, 1.0) is probs
+    np.testing.assert_allclose(scale_o(probs, 0.5).sum(axis=-1), 1.0)
+
+
+def test_logistic_fit_ranks_the_positive_class_higher():
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=400)
+    y = (signal + 0.3 * rng.normal(size=400) > 0).astype(float)
+    x = np.column_stack([np.ones(400), signal])
+    w = fit_logistic(x, y)
+    assert w[1] > 0
+    p = 1 / (1 + np.exp(-(x @ w)))
+    assert ((p > 0.5) == (y == 1)).mean() > 0.85
+
+
+@given(st.floats(0.05, 0.95), st.floats(-5, 5), st.booleans())
+def test_with_threshold_moves_the_decision_to_one_half(threshold, z, hidden):
+    weights = [z] + [0.0] * (len(FEATURES) - 1)
+    rescorer = Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights))
+    if hidden:
+        rescorer = dataclasses.replace(rescorer, output=(1.0, 0.0), hidden=(tuple(weights), (0.0,) * len(FEATURES)),
+                                       hidden_bias=(0.0, 0.0))
+    x = np.zeros((1, len(FEATURES)))
+    x[0, 0] = 1.0  # the bias column
+    before, after = rescorer.probabilities(x)[0], rescorer.with_threshold(threshold).probabilities(x)[0]
+    if abs(before - threshold) > 1e-6:
+        assert (before > threshold) == (after > 0.5)
+
+
+def test_rescorer_round_trips_through_the_checkpoint_json():
+    rescorer = accept_lexicon_phrases()
+    layered = dataclasses.replace(rescorer, output=(0.5, -0.5), hidden=(rescorer.output, rescorer.output),
+                                  hidden_bias=(0.1, 0.2))
+    assert Rescorer.from_dict(json.loads(json.dumps(layered.to_dict()))) == layered
+    assert Rescorer.from_dict(json.loads(json.dumps(rescorer.to_dict()))) == rescorer
+    settings = DecodingSettings(rescore=rescorer.to_dict())
+    assert DecodingSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+
+
+def test_a_rescorer_fitted_on_other_features_is_refused():
+    payload = dict(accept_lexicon_phrases().to_dict(), features=["bias", "something_else"])
+    with pytest.raises(CheckpointError, match="features"):
+        Rescorer.from_dict(payload)
+
+
+def test_rewrite_decodes_to_every_occurrence_of_accepted_strings_only():
+    lexicon = build_lexicon([Document("t", "数字经济", ("数字经济",))])
+    text = "数字经济推动服务业，数字经济"
+    probs = tagged(confident_o(len(text)), 6, 9)  # the tagger's 服务业 is not in the lexicon: rejected
+    rewritten = accept_lexicon_phrases().rewrite(text, probs, lexicon, CLEANING)
+    np.testing.assert_allclose(rewritten.sum(axis=-1), 1.0)
+    found = decode_phrases(text, rewritten, CLEANING)
+    assert [(p.text, p.start, p.end) for p in found] == [("数字经济", 0, 4), ("数字经济", 10, 14)]
+    assert all(p.score > 0.5 for p in found)
+
+
+def test_adjust_probs_applies_the_rescorer_and_needs_the_lexicon():
+    lexicon = build_lexicon([Document("t", "数字经济", ("数字经济",))])
+    text = "发展数字经济"
+    settings = DecodingSettings(rescore=accept_lexicon_phrases().to_dict())
+    out = adjust_probs(text, confident_o(len(text)), settings, None, lexicon, CLEANING)
+    assert [p.text for p in decode_phrases(text, out, CLEANING)] == ["数字经济"]
+    with pytest.raises(ValueError, match="lexicon"):
+        adjust_probs(text, confident_o(len(text)), settings, None)
+
+
+# Listed where they recur, not where they occur once: what the rescorer has to learn.
+TRAIN = [
+    Document("a", "绿色发展，绿色发展。数字经济", ("绿色发展",)),
+    Document("b", "数字经济，数字经济。绿色发展", ("数字经济",)),
+    Document("c", "绿色发展和绿色发展。数字经济", ("绿色发展",)),
+    Document("d", "数字经济与数字经济。绿色发展", ("数字经济",)),
+]
+
+
+@pytest.mark.parametrize("hidden", [0, 8])
+def test_fitted_rescorer_learns_that_recurring_phrases_are_listed(hidden):
+    lexicon = build_lexicon(TRAIN)
+    train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
+    validation = [Document("v", "数字经济，数字经济。绿色发展", ("数字经济",))]
+    rescorer, f1 = fit_rescorer(train, [(validation[0], confident_o(len(validation[0].text)))], lexicon, CLEANING,
+                                hidden=hidden)
+    assert len(rescorer.hidden) == hidden
+    assert f1 == 1.0
+    text = "绿色发展和绿色发展。数字经济"
+    accepted = rescorer.accepted(text, confident_o(len(text)), lexicon, CLEANING)
+    assert set(accepted) == {"绿色发展"}
+
+
+def test_tuning_keeps_the_rescorer_only_when_asked_and_given_training_documents():
+    lexicon = build_lexicon(TRAIN)
+    train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
+    docs = [Document("v", "数字经济，数字经济。绿色发展", ("数字经济",))]
+    probs = [confident_o(len(docs[0].text))]
+    settings, f1 = tune_decoding(docs, probs, lexicon, CLEANING, {"rescore": True}, train=train)
+    assert settings.rescore is not None and f1 == 1.0
+    assert tune_decoding(docs, probs, lexicon, CLEANING, {"rescore": False}, train=train)[0].rescore is None
+    assert tune_decoding(docs, probs, lexicon, CLEANING, {"rescore": True})[0].rescore is None
+
+
+def test_extractor_applies_the_checkpoints_rescorer(smoke_checkpoint, tmp_path):
+    checkpoint = tmp_path / "model"
+    shutil.copytree(smoke_checkpoint, checkpoint)
+    settings = CheckpointSettings.load(checkpoint)
+    rescored = DecodingSettings(rescore=accept_lexicon_phrases().to_dict())
+    CheckpointSettings(settings.max_chars, settings.stride, settings.cleaning, settings.data,
+                       settings.lexicon_features, decoding=rescored.to_dict()).save(checkpoint)
+    extractor = KeyphraseExtractor.from_pretrained(checkpoint, device="cpu")
+    phrase = max(extractor.lexicon.phrases(), key=len)
+    text = f"。{phrase}。{phrase}。"
+    found = extractor.extract(text)
+    assert [(p.text, p.start) for p in found if p.text == phrase] == [(phrase, 1), (phrase, len(phrase) + 2)]
+    assert {p.text for p in found} <= set(extractor.lexicon.phrases())
