@@ -3,6 +3,7 @@ where it occurs. Saved with each checkpoint; the gazetteer baselines read it."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -28,6 +29,11 @@ class Lexicon:
     def phrases(self, min_rate: float | None = None) -> list[str]:
         """Phrases in a fixed order; with ``min_rate``, only those whose rate exceeds it."""
         return [p for p in sorted(self.listed) if min_rate is None or self.rate(p) > min_rate]
+
+    @functools.cached_property
+    def matcher(self) -> PhraseMatcher:
+        """A matcher over :meth:`phrases`, built once per lexicon: every document reuses it."""
+        return PhraseMatcher(self.phrases())
 
     def save(self, directory: str | Path) -> None:
         data = {p: [self.listed[p], self.occurs.get(p, 0)] for p in sorted(self.listed)}

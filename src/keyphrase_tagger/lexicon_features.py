@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.records import Document
 
@@ -49,7 +48,7 @@ class LexiconFeaturizer:
     def __init__(self, lexicon: Lexicon, config: LexiconFeatureConfig) -> None:
         self.config = config
         self.lexicon = lexicon
-        self.matcher = PhraseMatcher(p for p in lexicon.phrases() if lexicon.listed.get(p, 0) > 0)
+        self.matcher = lexicon.matcher
         rates = np.array([lexicon.rate(p) for p in self.matcher.phrases], dtype=np.float64)
         self._bucket = np.searchsorted(np.asarray(config.rate_edges), rates, side="right")
 
@@ -91,7 +90,7 @@ def leave_one_out(lexicon: Lexicon, document: Document, occurring: set[str]) -> 
 
 def leave_one_out_lexicons(lexicon: Lexicon, documents: list[Document]) -> list[Lexicon]:
     """For each of the training ``documents``, the lexicon built without it."""
-    everything = PhraseMatcher(lexicon.phrases())
+    everything = lexicon.matcher
     out = []
     for d in documents:
         occurring = {everything.phrases[i] for i, _, _ in everything.find_all(d.text)}
@@ -99,7 +98,10 @@ def leave_one_out_lexicons(lexicon: Lexicon, documents: list[Document]) -> list[
     return out
 
 
-def training_type_ids(lexicon: Lexicon, documents: list[Document], config: LexiconFeatureConfig) -> list[np.ndarray]:
-    """Leave-one-out features for the training documents themselves."""
-    return [LexiconFeaturizer(loo, config).type_ids(d.text)
-            for d, loo in zip(documents, leave_one_out_lexicons(lexicon, documents))]
+def training_type_ids(lexicon: Lexicon, documents: list[Document], config: LexiconFeatureConfig,
+                      lexicons: list[Lexicon] | None = None) -> list[np.ndarray]:
+    """Leave-one-out features for the training documents themselves (``lexicons``: their
+    leave-one-out lexicons, when the caller already has them)."""
+    if lexicons is None:
+        lexicons = leave_one_out_lexicons(lexicon, documents)
+    return [LexiconFeaturizer(loo, config).type_ids(d.text) for d, loo in zip(documents, lexicons)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,13 +55,21 @@ def scale_o(probs: np.ndarray, o_scale: float) -> np.ndarray:
     return out
 
 
+def occurrence_starts(text: str, phrases: Iterable[str]) -> dict[str, list[int]]:
+    """Sorted start offsets of every (possibly overlapping) occurrence of each phrase in ``text``,
+    in one pass over the text (phrases that do not occur are absent)."""
+    matcher = PhraseMatcher(phrases)
+    starts: dict[str, list[int]] = {}
+    for i, start, _ in matcher.find_all(text):
+        starts.setdefault(matcher.phrases[i], []).append(start)
+    for found in starts.values():
+        found.sort()
+    return starts
+
+
 def occurrences(text: str, phrase: str) -> list[int]:
     """Start offsets of every (possibly overlapping) occurrence of ``phrase`` in ``text``."""
-    found, i = [], text.find(phrase)
-    while i >= 0:
-        found.append(i)
-        i = text.find(phrase, i + 1)
-    return found
+    return occurrence_starts(text, [phrase]).get(phrase, [])
 
 
 def candidate_features(text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig,
@@ -69,13 +77,15 @@ def candidate_features(text: str, probs: np.ndarray, lexicon: Lexicon, cleaning:
     """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(FEATURES))`` features."""
     decoded = {p.text for p in decode_phrases(text, probs, cleaning)}
     permissive = {p.text for p in decode_phrases(text, scale_o(probs, candidate_o_scale), cleaning)}
-    matcher = PhraseMatcher(p for p in lexicon.phrases() if lexicon.listed.get(p, 0) > 0)
+    matcher = lexicon.matcher
     matched = {matcher.phrases[i] for i, _, _ in matcher.find_all(text)}
     inside = 1.0 - probs[:, O].astype(np.float64)
     n = len(text)
     names, rows = [], []
-    for phrase in sorted(decoded | permissive | matched):
-        starts = occurrences(text, phrase)
+    candidates = sorted(decoded | permissive | matched)
+    all_starts = occurrence_starts(text, candidates)
+    for phrase in candidates:
+        starts = all_starts.get(phrase)
         if not starts:
             continue
         length = len(phrase)

@@ -149,9 +149,14 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
 
     lexicon = build_lexicon(d.document for d in train_docs)
     features = LexiconFeatureConfig.from_dict(cfg.model.get("lexicon_features"))
+    rescore = bool((cfg.model.get("decoding") or {}).get("rescore"))
+    # Each training document's lexicon without it: shared by the input features and the rescorer
+    # (the same objects, so each one's matcher is built once).
+    loo_lexicons = (leave_one_out_lexicons(lexicon, [d.document for d in train_docs])
+                    if features.enabled or rescore else None)
     train_types = val_types = None
     if features.enabled:
-        train_types = training_type_ids(lexicon, [d.document for d in train_docs], features)
+        train_types = training_type_ids(lexicon, [d.document for d in train_docs], features, loo_lexicons)
         featurizer = LexiconFeaturizer(lexicon, features)
         val_types = [featurizer.type_ids(d.document.text) for d in val_docs]
 
@@ -203,14 +208,14 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
         val_probs = window_logits_to_probs(np.asarray(logits), val_docs, max_chars, stride)
         decoding_cfg = OmegaConf.to_container(cfg.model.decoding, resolve=True)
         rescore_train = []
-        if decoding_cfg.get("rescore"):
+        if rescore:
             # The phrase rescorer learns on the training documents as the model saw them: with
             # leave-one-out input features (train_ds holds them) and a leave-one-out lexicon.
             predictions = trainer.predict(train_ds.remove_columns(["doc_index", "window_start"])).predictions
             logits = predictions[0] if isinstance(predictions, tuple) else predictions
             train_probs = window_logits_to_probs(np.asarray(logits), train_docs, max_chars, stride)
             documents = [d.document for d in train_docs]
-            rescore_train = list(zip(documents, train_probs, leave_one_out_lexicons(lexicon, documents)))
+            rescore_train = list(zip(documents, train_probs, loo_lexicons))
         decoding, tuned_f1 = tune_decoding([d.document for d in val_docs], val_probs, lexicon, cleaning,
                                            decoding_cfg, train=rescore_train)
         metrics["eval_tuned_phrase_f1"] = tuned_f1
