@@ -13,7 +13,9 @@ with their config: choose the decoding settings on the fold's validation split a
 the checkpoint. The script checks that the two configs differ in nothing else.
 
 Everything lands under ``--out`` (``outputs/ablation``); ``--reuse`` keeps a finished option's
-cross-validation instead of training it again, so the table can be rebuilt.
+cross-validation instead of training it again, so the table can be rebuilt. ``--folds-from
+OPTION=DIR`` takes a trained option's folds from an earlier sweep of the same training config and
+only re-chooses the decoding (as for ``retune_from``).
 """
 
 from __future__ import annotations
@@ -45,16 +47,20 @@ class Option:
 
 
 OPTIONS = [
-    Option("default", [], "recipe: lexicon features in the input, phrase-level rescorer (or O prior and gazetteer "
-           "fusion, whichever wins on validation)"),
+    Option("default", [], "recipe: lexicon features in the input; phrase rescorer over jieba word runs, tagger spans "
+           "and lexicon matches with document, lexicon, tagger and word features (or O prior and gazetteer fusion, "
+           "whichever wins on validation)", retune_from="no_rescore"),
+    Option("rescore_no_words", ["experiment=rescore_no_words"], "default without word runs as candidates and "
+           "without word features (the previous recipe's rescorer)", retune_from="no_rescore"),
+    Option("rescore_no_tagger", ["experiment=rescore_no_tagger"], "default rescorer without the tagger's spans and "
+           "confidences (no BERT in the decision)", retune_from="no_rescore"),
     Option("rescore_linear", ["experiment=rescore_linear"], "default with a logistic-regression rescorer "
-           "instead of the one-hidden-layer network", retune_from="default"),
-    Option("no_rescore", ["experiment=no_rescore"], "default without the phrase rescorer (O prior and fusion tuned)",
-           retune_from="default"),
-    Option("no_fusion", ["experiment=no_fusion"], "default without gazetteer fusion (O prior still tuned)",
-           retune_from="default"),
-    Option("no_decoding", ["experiment=no_decoding"], "default decoded by plain argmax (no O prior, no fusion)",
-           retune_from="default"),
+           "instead of the one-hidden-layer network", retune_from="no_rescore"),
+    Option("no_rescore", ["experiment=no_rescore"], "default without the phrase rescorer (O prior and fusion tuned)"),
+    Option("no_fusion", ["experiment=no_fusion"], "default without the rescorer and gazetteer fusion (O prior still "
+           "tuned)", retune_from="no_rescore"),
+    Option("no_decoding", ["experiment=no_decoding"], "default decoded by plain argmax (no rescorer, O prior, fusion)",
+           retune_from="no_rescore"),
     Option("no_lexicon", ["experiment=no_lexicon"], "default without lexicon input features (decoding tuned)"),
     Option("plain", ["experiment=plain"], "bare tagger: no lexicon features, plain argmax", retune_from="no_lexicon"),
 ]
@@ -107,7 +113,8 @@ def retune_folds(option: Option, base_dir: Path, sweep_dir: Path) -> None:
     from keyphrase_tagger.checkpoint import CheckpointSettings
     from keyphrase_tagger.data.prepare import prepare_corpus
     from keyphrase_tagger.inference.extractor import KeyphraseExtractor
-    from keyphrase_tagger.lexicon import Lexicon
+    from keyphrase_tagger.candidates import GROUPS
+    from keyphrase_tagger.lexicon import Lexicon, build_lexicon
     from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer, leave_one_out_lexicons
     from keyphrase_tagger.recipe import DecodingSettings, tune_decoding
 
@@ -124,12 +131,17 @@ def retune_folds(option: Option, base_dir: Path, sweep_dir: Path) -> None:
             validation = [d.document for d in prepared.split("validation")]
             extractor = KeyphraseExtractor.from_pretrained(model_dir, device="cpu")
             probs = extractor.predict_probs([d.text for d in validation], adjust=False)
-            lexicon = Lexicon.load(model_dir)
             config = OmegaConf.to_container(decoding_cfg, resolve=True)
+            training = [d.document for d in prepared.split("train")]
+            # As kpt-train builds it (with word statistics where the rescorer reads them).
+            with_words = bool(config.get("rescore")) and "words" in config.get("rescore_features", GROUPS)
+            lexicon = build_lexicon(training, with_words=with_words)
+            if set(lexicon.listed) != set(Lexicon.load(model_dir).listed):
+                raise SystemExit(f"{model_dir}: the saved lexicon is not this fold's training lexicon")
+            lexicon.save(model_dir)
             rescore_train = []
             if config.get("rescore"):
                 # As kpt-train does: training documents seen with leave-one-out features and lexicon.
-                training = [d.document for d in prepared.split("train")]
                 features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
                 for doc, loo in zip(training, leave_one_out_lexicons(lexicon, training)):
                     extractor.featurizer = LexiconFeaturizer(loo, features) if features.enabled else None
@@ -146,7 +158,8 @@ def fold_summary(sweep_dir: Path) -> dict:
     return {"wall_time_s": walls, "decoding": decodings}
 
 
-def run_option(option: Option, out: Path, folds: int, threads: int | None, reuse: bool) -> dict:
+def run_option(option: Option, out: Path, folds: int, threads: int | None, reuse: bool,
+               folds_from: dict[str, Path]) -> dict:
     from keyphrase_tagger.evaluation.cross_validation import cv_report
 
     sweep_dir = out / option.name
@@ -160,6 +173,10 @@ def run_option(option: Option, out: Path, folds: int, threads: int | None, reuse
         base = with_extra(next(o for o in OPTIONS if o.name == option.retune_from), option.extra.get("overrides", []))
         check_same_training(option, base)
         retune_folds(option, out / base.name, sweep_dir)
+        train_wall = None
+    elif option.name in folds_from:
+        # Trained folds of the same training config from an earlier sweep: only the decoding is redone.
+        retune_folds(option, folds_from[option.name], sweep_dir)
         train_wall = None
     else:
         train_wall = train_folds(option, sweep_dir, folds, threads)
@@ -233,11 +250,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=REPO / "docs" / "results.md")
     parser.add_argument("--reuse", action="store_true", help="keep options already cross-validated under --out")
     parser.add_argument("--extra", nargs="+", default=[], help="overrides added to every option (quick trials)")
+    parser.add_argument("--folds-from", nargs="+", default=[], metavar="OPTION=DIR",
+                        help="take OPTION's trained folds from DIR (an earlier sweep of the same training config) "
+                             "and only re-choose its decoding")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     chosen = [with_extra(o, args.extra) for o in OPTIONS if not args.only or o.name in args.only]
-    results = [run_option(o, args.out, args.folds, args.threads, args.reuse) for o in chosen]
+    folds_from = {name: Path(path) for name, _, path in (item.partition("=") for item in args.folds_from)}
+    # Trained options first: a retuned option copies its base's folds. The table keeps OPTIONS order.
+    done = {o.name: run_option(o, args.out, args.folds, args.threads, args.reuse, folds_from)
+            for o in sorted(chosen, key=lambda o: o.retune_from is not None)}
+    results = [done[o.name] for o in chosen]
     command = " ".join([".venv/bin/python scripts/ablation.py", *(argv if argv is not None else sys.argv[1:])])
     args.results.parent.mkdir(parents=True, exist_ok=True)
     # Hand-written notes below the marker survive a regeneration of the table.

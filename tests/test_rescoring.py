@@ -1,4 +1,4 @@
-"""rescoring.py: the phrase-level logistic rescorer over tagger spans and lexicon matches."""
+"""rescoring.py: the phrase-level rescorer over candidate phrases (candidates.py)."""
 
 from __future__ import annotations
 
@@ -21,17 +21,14 @@ from keyphrase_tagger.lexicon import build_lexicon
 from keyphrase_tagger.lexicon_features import leave_one_out_lexicons
 from keyphrase_tagger.recipe import DecodingSettings, adjust_probs, tune_decoding
 from keyphrase_tagger.records import B, I, O, Document
-from keyphrase_tagger.rescoring import (
-    FEATURES,
-    Rescorer,
-    candidate_features,
-    fit_logistic,
-    fit_rescorer,
-    occurrences,
-    scale_o,
-)
+from keyphrase_tagger.candidates import GROUPS, candidate_features, feature_names
+from keyphrase_tagger.decoding import scale_o
+from keyphrase_tagger.rescoring import Rescorer, fit_logistic, fit_rescorer
 
 CLEANING = CleaningConfig()
+# The groups that need no segmentation: small hand-made cases stay readable.
+NO_WORDS = ("document", "lexicon", "tagger")
+FEATURES = feature_names(NO_WORDS)
 
 
 def confident_o(n: int) -> np.ndarray:
@@ -56,19 +53,15 @@ def accept_lexicon_phrases(threshold_logit: float = 0.0) -> Rescorer:
     """A hand-made rescorer: accept exactly the candidates that are in the lexicon."""
     weights = [0.0] * len(FEATURES)
     weights[FEATURES.index("in_lexicon")] = 10.0
-    return Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights), -5.0 - threshold_logit)
-
-
-def test_occurrences_include_overlapping_ones():
-    assert occurrences("啊啊啊", "啊啊") == [0, 1]
-    assert occurrences("数字经济", "服务") == []
+    return Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights), -5.0 - threshold_logit,
+                    groups=NO_WORDS)
 
 
 def test_candidates_are_tagger_spans_and_lexicon_matches_with_their_recurrence():
     lexicon = build_lexicon([Document("t", "数字经济与服务业", ("数字经济",))])
     text = "数字经济推动服务业，数字经济"
     probs = tagged(confident_o(len(text)), 6, 9)  # the tagger finds 服务业 once
-    names, x = candidate_features(text, probs, lexicon, CLEANING, candidate_o_scale=0.5)
+    names, x = candidate_features(text, probs, lexicon, CLEANING, 0.5, NO_WORDS)
     assert names == sorted(["数字经济", "服务业"])
     assert x.shape == (2, len(FEATURES))
     assert feature(names, x, "数字经济", "log_count") == pytest.approx(math.log(2))
@@ -84,8 +77,8 @@ def test_a_permissive_o_prior_adds_spans_the_argmax_misses():
     text = "推动服务业发展"
     probs = confident_o(len(text))
     probs[2:5] = [[0.55, 0.4, 0.05], [0.55, 0.05, 0.4], [0.55, 0.05, 0.4]]
-    assert candidate_features(text, probs, lexicon, CLEANING, candidate_o_scale=1.0)[0] == []
-    names, x = candidate_features(text, probs, lexicon, CLEANING, candidate_o_scale=0.5)
+    assert candidate_features(text, probs, lexicon, CLEANING, 1.0, NO_WORDS)[0] == []
+    names, x = candidate_features(text, probs, lexicon, CLEANING, 0.5, NO_WORDS)
     assert names == ["服务业"]
     assert feature(names, x, "服务业", "decoded_permissive") == 1.0
 
@@ -110,7 +103,7 @@ def test_logistic_fit_ranks_the_positive_class_higher():
 @given(st.floats(0.05, 0.95), st.floats(-5, 5), st.booleans())
 def test_with_threshold_moves_the_decision_to_one_half(threshold, z, hidden):
     weights = [z] + [0.0] * (len(FEATURES) - 1)
-    rescorer = Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights))
+    rescorer = Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights), groups=NO_WORDS)
     if hidden:
         rescorer = dataclasses.replace(rescorer, output=(1.0, 0.0), hidden=(tuple(weights), (0.0,) * len(FEATURES)),
                                        hidden_bias=(0.0, 0.0))
@@ -135,6 +128,8 @@ def test_a_rescorer_fitted_on_other_features_is_refused():
     payload = dict(accept_lexicon_phrases().to_dict(), features=["bias", "something_else"])
     with pytest.raises(CheckpointError, match="features"):
         Rescorer.from_dict(payload)
+    with pytest.raises(CheckpointError, match="groups"):
+        Rescorer.from_dict(dict(accept_lexicon_phrases().to_dict(), groups=["no_such_group"]))
 
 
 def test_rewrite_decodes_to_every_occurrence_of_accepted_strings_only():
@@ -168,13 +163,14 @@ TRAIN = [
 
 
 @pytest.mark.parametrize("hidden", [0, 8])
-def test_fitted_rescorer_learns_that_recurring_phrases_are_listed(hidden):
-    lexicon = build_lexicon(TRAIN)
+@pytest.mark.parametrize("groups", [GROUPS, NO_WORDS])
+def test_fitted_rescorer_learns_that_recurring_phrases_are_listed(hidden, groups):
+    lexicon = build_lexicon(TRAIN, with_words=True)
     train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
     validation = [Document("v", "数字经济，数字经济。绿色发展", ("数字经济",))]
     rescorer, f1 = fit_rescorer(train, [(validation[0], confident_o(len(validation[0].text)))], lexicon, CLEANING,
-                                hidden=hidden)
-    assert len(rescorer.hidden) == hidden
+                                hidden=hidden, groups=groups)
+    assert len(rescorer.hidden) == hidden and rescorer.groups == groups
     assert f1 == 1.0
     text = "绿色发展和绿色发展。数字经济"
     accepted = rescorer.accepted(text, confident_o(len(text)), lexicon, CLEANING)
@@ -182,7 +178,7 @@ def test_fitted_rescorer_learns_that_recurring_phrases_are_listed(hidden):
 
 
 def test_tuning_keeps_the_rescorer_only_when_asked_and_given_training_documents():
-    lexicon = build_lexicon(TRAIN)
+    lexicon = build_lexicon(TRAIN, with_words=True)
     train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
     docs = [Document("v", "数字经济，数字经济。绿色发展", ("数字经济",))]
     probs = [confident_o(len(docs[0].text))]

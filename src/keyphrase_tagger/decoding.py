@@ -77,3 +77,13 @@ def decode_phrases(
         keep = sorted(phrases, key=lambda p: (-p.score, p.start))[:top_k]
         phrases = sorted(keep, key=lambda p: p.start)
     return phrases
+
+
+def scale_o(probs: np.ndarray, o_scale: float) -> np.ndarray:
+    """``probs`` with ``P(O)`` multiplied by ``o_scale`` and rows renormalised (a prior shift)."""
+    if o_scale == 1.0:
+        return probs
+    out = probs.astype(np.float64, copy=True)
+    out[:, O] *= o_scale
+    out /= out.sum(axis=-1, keepdims=True)
+    return out

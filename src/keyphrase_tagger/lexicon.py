@@ -1,5 +1,6 @@
 """The training lexicon: every gold phrase of the training split, with how often it is listed
-where it occurs. Saved with each checkpoint; the gazetteer baselines read it."""
+where it occurs, and (for the phrase rescorer) per-word statistics of the training documents.
+Saved with each checkpoint; the gazetteer baselines read it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.records import Document
+from keyphrase_tagger.segmentation import WORD_STATS_FILE, WordStats, build_word_stats, document_word_counts
 
 LEXICON_FILE = "lexicon.json"
 
@@ -21,6 +23,7 @@ LEXICON_FILE = "lexicon.json"
 class Lexicon:
     listed: dict[str, int]  # training documents that list the phrase
     occurs: dict[str, int]  # training documents whose text contains it
+    words: WordStats | None = None  # segmentation.py; built only where the rescorer's word features need it
 
     def rate(self, phrase: str) -> float:
         """P(listed | occurs), at document level."""
@@ -38,6 +41,8 @@ class Lexicon:
     def save(self, directory: str | Path) -> None:
         data = {p: [self.listed[p], self.occurs.get(p, 0)] for p in sorted(self.listed)}
         (Path(directory) / LEXICON_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        if self.words is not None:
+            self.words.save(directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Lexicon":
@@ -45,18 +50,22 @@ class Lexicon:
         # A checkpoint copied without its lexicon is a user's mistake: one line, not a traceback.
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls({p: int(v[0]) for p, v in data.items()}, {p: int(v[1]) for p, v in data.items()})
+            listed, occurs = {p: int(v[0]) for p, v in data.items()}, {p: int(v[1]) for p, v in data.items()}
         except FileNotFoundError:
             raise CheckpointError(f"{path}: missing (the training lexicon the gazetteer baselines need)") from None
         except (ValueError, TypeError, IndexError, AttributeError) as err:
             raise CheckpointError(f"{path}: unreadable lexicon ({err})") from None
+        words = WordStats.load(directory) if (Path(directory) / WORD_STATS_FILE).is_file() else None
+        return cls(listed, occurs, words)
 
 
-def build_lexicon(documents: Iterable[Document]) -> Lexicon:
+def build_lexicon(documents: Iterable[Document], with_words: bool = False) -> Lexicon:
+    """The lexicon of ``documents``; ``with_words`` adds their word statistics."""
     documents = list(documents)
     listed = Counter(p for d in documents for p in set(d.phrases))
     matcher = PhraseMatcher(sorted(listed))
     occurs: Counter = Counter()
     for d in documents:
         occurs.update({matcher.phrases[i] for i, _, _ in matcher.find_all(d.text)})
-    return Lexicon(dict(listed), dict(occurs))
+    words = build_word_stats(document_word_counts(d) for d in documents) if with_words else None
+    return Lexicon(dict(listed), dict(occurs), words)

@@ -18,6 +18,7 @@ import numpy as np
 
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.records import Document
+from keyphrase_tagger.segmentation import document_word_counts
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def leave_one_out(lexicon: Lexicon, document: Document, occurring: set[str]) -> 
     own = set(document.phrases)
     listed = {p: n - (p in own) for p, n in lexicon.listed.items()}
     occurs = {p: n - (p in occurring) for p, n in lexicon.occurs.items()}
-    return Lexicon({p: n for p, n in listed.items() if n > 0}, occurs)
+    words = lexicon.words.without(document_word_counts(document)) if lexicon.words is not None else None
+    return Lexicon({p: n for p, n in listed.items() if n > 0}, occurs, words)
 
 
 def leave_one_out_lexicons(lexicon: Lexicon, documents: list[Document]) -> list[Lexicon]:

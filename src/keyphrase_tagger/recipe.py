@@ -25,13 +25,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keyphrase_tagger.candidates import GROUPS
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import PhraseMatcher
-from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.decoding import decode_phrases, scale_o
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.records import B, I, Document
-from keyphrase_tagger.rescoring import Rescorer, fit_rescorer, scale_o
+from keyphrase_tagger.rescoring import Rescorer, fit_rescorer
 
 # Candidates searched on validation for a setting given as "auto" (the first is "no change").
 O_SCALE_GRID: tuple[float, ...] = (1.0, 0.7, 0.5)
@@ -142,7 +143,9 @@ def tune_decoding(
                 best = (f1, settings)
     if config.get("rescore") and train:
         rescorer, _ = fit_rescorer(train, list(zip(documents, probs)), lexicon, cleaning,
-                                   float(config.get("candidate_o_scale", 0.5)), int(config.get("rescore_hidden", 0)))
+                                   float(config.get("candidate_o_scale", 0.5)), int(config.get("rescore_hidden", 0)),
+                                   groups=tuple(config.get("rescore_features", GROUPS)),
+                                   steps=int(config.get("rescore_steps", 500)))
         settings = DecodingSettings(rescore=rescorer.to_dict())
         # Scored as the extractor will decode it (a string nested only inside longer accepted ones
         # is lost to leftmost-longest tagging), not as the candidate sets the threshold search saw.

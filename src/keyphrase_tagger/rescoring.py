@@ -1,107 +1,45 @@
-"""Phrase-level rescoring: a logistic regression over candidate phrases, saved with the checkpoint.
+"""Phrase-level rescoring: a classifier over candidate phrases, saved with the checkpoint.
 
 The tagger decides character by character; whether a document *lists* a phrase depends on things
-only visible at phrase level: how often the phrase recurs in this document, how often the training
-documents listed it where it occurred (the lexicon rate), its length, how confident the tagger was
-over its occurrences. So the last decoding stage:
+only visible at phrase level: whether it is a run of whole words and which ones (the training lists
+start phrases at some words and end them at others), how often it recurs in this document, how
+often the training documents listed it where it occurred (the lexicon rate), how confident the
+tagger was over its occurrences. So the last decoding stage:
 
-1. candidates = the spans the tagger decodes with a permissive O prior (``candidate_o_scale``)
-   ∪ every (overlapping) occurrence of a training-lexicon phrase;
-2. each distinct candidate string gets :data:`FEATURES` and a probability from a logistic
-   regression or a one-hidden-layer network (``hidden``), whose output bias already holds the
-   decision threshold chosen on validation (accepted iff > 0.5);
+1. candidates and their features come from ``candidates.py`` (word runs, tagger spans, lexicon
+   matches; the feature groups in use are saved with the model);
+2. each distinct candidate string gets a probability from a one-hidden-layer network (or a logistic
+   regression, ``hidden: 0``), whose output bias already holds the decision threshold chosen on
+   validation (accepted iff > 0.5);
 3. the probabilities are rewritten: every occurrence of an accepted string (matched
    leftmost-longest, :class:`PhraseMatcher`) gets ``B``/``I`` with that probability, everything else
    ``O``; :func:`keyphrase_tagger.decoding.decode_phrases` then yields exactly the accepted strings,
-   with offsets, and the phrase score is the regression's probability.
+   with offsets, and the phrase score is the classifier's probability.
 
-Fitted on the training documents with a leave-one-out lexicon (their own lists subtracted, as for
-the lexicon input features) and the model's probabilities under leave-one-out input features; the
-threshold on the validation split.
+Fitted on the training documents with a leave-one-out lexicon (their own lists and word counts
+subtracted, as for the lexicon input features) and the model's probabilities under leave-one-out
+input features; the threshold on the validation split.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from keyphrase_tagger.candidates import GROUPS, candidate_features, feature_names
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.decoding import decode_phrases
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
-from keyphrase_tagger.records import B, I, O, Document
+from keyphrase_tagger.records import O, Document
 
-FEATURES: tuple[str, ...] = (
-    "bias", "score_max", "score_mean", "p_begin", "end_ok", "decoded", "decoded_permissive",
-    "in_lexicon", "rate", "log_listed", "log_occurs", "log_count", "recurs", "first_position",
-    "len2", "len3", "len4", "len5_6", "len7_plus", "log_count_x_in_lexicon", "rate_x_recurs",
-)
 THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.1 + 0.025 * k, 3) for k in range(25))  # 0.1 .. 0.7
-
-
-def scale_o(probs: np.ndarray, o_scale: float) -> np.ndarray:
-    """``probs`` with ``P(O)`` multiplied by ``o_scale`` and rows renormalised (a prior shift)."""
-    if o_scale == 1.0:
-        return probs
-    out = probs.astype(np.float64, copy=True)
-    out[:, O] *= o_scale
-    out /= out.sum(axis=-1, keepdims=True)
-    return out
-
-
-def occurrence_starts(text: str, phrases: Iterable[str]) -> dict[str, list[int]]:
-    """Sorted start offsets of every (possibly overlapping) occurrence of each phrase in ``text``,
-    in one pass over the text (phrases that do not occur are absent)."""
-    matcher = PhraseMatcher(phrases)
-    starts: dict[str, list[int]] = {}
-    for i, start, _ in matcher.find_all(text):
-        starts.setdefault(matcher.phrases[i], []).append(start)
-    for found in starts.values():
-        found.sort()
-    return starts
-
-
-def occurrences(text: str, phrase: str) -> list[int]:
-    """Start offsets of every (possibly overlapping) occurrence of ``phrase`` in ``text``."""
-    return occurrence_starts(text, [phrase]).get(phrase, [])
-
-
-def candidate_features(text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig,
-                       candidate_o_scale: float) -> tuple[list[str], np.ndarray]:
-    """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(FEATURES))`` features."""
-    decoded = {p.text for p in decode_phrases(text, probs, cleaning)}
-    permissive = {p.text for p in decode_phrases(text, scale_o(probs, candidate_o_scale), cleaning)}
-    matcher = lexicon.matcher
-    matched = {matcher.phrases[i] for i, _, _ in matcher.find_all(text)}
-    inside = 1.0 - probs[:, O].astype(np.float64)
-    n = len(text)
-    names, rows = [], []
-    candidates = sorted(decoded | permissive | matched)
-    all_starts = occurrence_starts(text, candidates)
-    for phrase in candidates:
-        starts = all_starts.get(phrase)
-        if not starts:
-            continue
-        length = len(phrase)
-        scores = [inside[s : s + length].mean() for s in starts]
-        listed, occurs, rate = lexicon.listed.get(phrase, 0), lexicon.occurs.get(phrase, 0), lexicon.rate(phrase)
-        log_count, in_lexicon, recurs = math.log(len(starts)), float(listed > 0), float(len(starts) >= 2)
-        rows.append([
-            1.0, max(scores), float(np.mean(scores)), float(np.mean([probs[s, B] for s in starts])),
-            float(np.mean([1.0 - probs[s + length, I] if s + length < n else 1.0 for s in starts])),
-            float(phrase in decoded), float(phrase in permissive),
-            in_lexicon, rate, math.log1p(listed), math.log1p(occurs), log_count, recurs, starts[0] / n,
-            float(length == 2), float(length == 3), float(length == 4), float(5 <= length <= 6),
-            float(length >= 7), log_count * in_lexicon, rate * recurs,
-        ])
-        names.append(phrase)
-    return names, np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 30) -> np.ndarray:
@@ -152,8 +90,8 @@ class Rescorer:
 
     ``logit = output . h + output_bias`` with ``h = tanh(hidden @ z + hidden_bias)`` for a
     hidden layer, ``h = z`` for the logistic regression (``hidden`` empty), ``z`` the standardised
-    features; ``output_bias`` includes ``-logit(threshold)``, so a candidate is accepted iff its
-    probability exceeds 0.5.
+    features of ``groups`` (``candidates.py``); ``output_bias`` includes ``-logit(threshold)``, so a
+    candidate is accepted iff its probability exceeds 0.5.
     """
 
     candidate_o_scale: float
@@ -163,21 +101,28 @@ class Rescorer:
     output_bias: float = 0.0
     hidden: tuple[tuple[float, ...], ...] = ()
     hidden_bias: tuple[float, ...] = ()
+    groups: tuple[str, ...] = GROUPS
 
     @classmethod
     def from_dict(cls, cfg: Mapping) -> "Rescorer":
+        groups = tuple(cfg.get("groups", ()))
         # Weights are meaningful only over the features they were fitted on, in that order.
-        if list(cfg.get("features", FEATURES)) != list(FEATURES):
+        try:
+            expected = list(feature_names(groups))
+        except ValueError as err:
+            raise CheckpointError(f"decoding.rescore: {err}") from None
+        if list(cfg.get("features", ())) != expected:
             raise CheckpointError(f"decoding.rescore was fitted on features {cfg.get('features')}, "
-                                  f"this version computes {list(FEATURES)}: retrain or retune the checkpoint")
+                                  f"this version computes {expected}: retrain or retune the checkpoint")
         return cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["scale"])),
                    tuple(map(float, cfg["output"])), float(cfg.get("output_bias", 0.0)),
                    tuple(tuple(map(float, row)) for row in cfg.get("hidden", ())),
-                   tuple(map(float, cfg.get("hidden_bias", ()))))
+                   tuple(map(float, cfg.get("hidden_bias", ()))), groups)
 
     def to_dict(self) -> dict:
-        return {"candidate_o_scale": self.candidate_o_scale, "features": list(FEATURES), "mean": list(self.mean),
-                "scale": list(self.scale), "output": list(self.output), "output_bias": self.output_bias,
+        return {"candidate_o_scale": self.candidate_o_scale, "groups": list(self.groups),
+                "features": list(feature_names(self.groups)), "mean": list(self.mean), "scale": list(self.scale),
+                "output": list(self.output), "output_bias": self.output_bias,
                 "hidden": [list(row) for row in self.hidden], "hidden_bias": list(self.hidden_bias)}
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
@@ -190,9 +135,14 @@ class Rescorer:
         """The same model with acceptance at ``threshold`` moved to 0.5."""
         return dataclasses.replace(self, output_bias=self.output_bias - math.log(threshold / (1.0 - threshold)))
 
+    def candidates(self, text: str, probs: np.ndarray, lexicon: Lexicon,
+                   cleaning: CleaningConfig) -> tuple[list[str], np.ndarray]:
+        """Candidate strings of ``text`` and their features, as this rescorer was fitted on them."""
+        return candidate_features(text, probs, lexicon, cleaning, self.candidate_o_scale, self.groups)
+
     def accepted(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> dict[str, float]:
         """Accepted candidate strings of ``text`` and their probabilities (all > 0.5)."""
-        names, x = candidate_features(text, probs, lexicon, cleaning, self.candidate_o_scale)
+        names, x = self.candidates(text, probs, lexicon, cleaning)
         if not names:
             return {}
         p = self.probabilities(x)
@@ -200,16 +150,21 @@ class Rescorer:
 
     def rewrite(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> np.ndarray:
         """Tag probabilities that decode to every occurrence of the accepted strings."""
-        accepted = self.accepted(text, probs, lexicon, cleaning)
-        out = np.zeros((len(text), 3), dtype=np.float64)
-        out[:, O] = 1.0
-        if accepted:
-            matcher = PhraseMatcher(sorted(accepted))
-            for i, start, end in matcher.find(text):
-                p = accepted[matcher.phrases[i]]
-                out[start:end] = (1.0 - p, 0.0, p)
-                out[start] = (1.0 - p, p, 0.0)
-        return out
+        return tag_accepted(text, self.accepted(text, probs, lexicon, cleaning))
+
+
+def tag_accepted(text: str, accepted: Mapping[str, float]) -> np.ndarray:
+    """Tag probabilities marking every leftmost-longest occurrence of the ``accepted`` strings with
+    ``B``/``I`` at the string's probability; everything else ``O``."""
+    out = np.zeros((len(text), 3), dtype=np.float64)
+    out[:, O] = 1.0
+    if accepted:
+        matcher = PhraseMatcher(sorted(accepted))
+        for i, start, end in matcher.find(text):
+            p = accepted[matcher.phrases[i]]
+            out[start:end] = (1.0 - p, 0.0, p)
+            out[start] = (1.0 - p, p, 0.0)
+    return out
 
 
 def fit_rescorer(
@@ -220,14 +175,20 @@ def fit_rescorer(
     candidate_o_scale: float = 0.5,
     hidden: int = 0,
     l2: float = 1.0,
+    groups: Sequence[str] = GROUPS,
+    steps: int = 500,
 ) -> tuple[Rescorer, float]:
     """Fit on ``train`` (document, model probabilities, the lexicon it may see: leave-one-out),
     choose the threshold by phrase micro F1 on ``validation`` (seen with ``lexicon``); return the
     rescorer (threshold folded in) and its validation F1. ``hidden`` > 0 fits a one-hidden-layer
-    network of that width instead of the logistic regression."""
+    network of that width (``steps`` full-batch Adam steps) instead of the logistic regression;
+    ``groups``: the feature groups of ``candidates.py``. The ``words`` group needs lexicons built
+    with word statistics (``build_lexicon(..., with_words=True)``)."""
+    groups = tuple(g for g in GROUPS if g in groups)
+    untrained = Rescorer(candidate_o_scale, (), (), (), groups=groups)
     xs, ys = [], []
     for doc, probs, lex in train:
-        names, x = candidate_features(doc.text, probs, lex, cleaning, candidate_o_scale)
+        names, x = untrained.candidates(doc.text, probs, lex, cleaning)
         gold = set(doc.phrases)
         xs.append(x)
         ys.append(np.array([float(n in gold) for n in names]))
@@ -237,17 +198,23 @@ def fit_rescorer(
     scale[scale == 0] = 1.0
     z = (x - mean) / scale
     if hidden > 0:
-        w1, b1, w2, b2 = fit_mlp(z, y, hidden)
+        w1, b1, w2, b2 = fit_mlp(z, y, hidden, steps=steps)
         rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(w2), b2,
-                            tuple(map(tuple, w1)), tuple(b1))
+                            tuple(map(tuple, w1)), tuple(b1), groups)
     else:
-        rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(fit_logistic(z, y, l2=l2)))
-    candidates = [candidate_features(d.text, p, lexicon, cleaning, candidate_o_scale) for d, p in validation]
+        rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(fit_logistic(z, y, l2=l2)),
+                            groups=groups)
+    # The threshold is chosen on what the extractor will return: the accepted strings tagged
+    # leftmost-longest and decoded (a string found only inside longer accepted ones is lost there).
+    scored = []
+    for doc, tag_probs in validation:
+        names, x = rescorer.candidates(doc.text, tag_probs, lexicon, cleaning)
+        scored.append((doc, dict(zip(names, rescorer.probabilities(x))) if names else {}))
     gold = [d.phrases for d, _ in validation]
     best = (-1.0, 0.5)
     for threshold in THRESHOLD_GRID:
-        predicted = [{n for n, v in zip(names, rescorer.probabilities(x)) if v > threshold} if names else set()
-                     for names, x in candidates]
+        predicted = [{p.text for p in decode_phrases(doc.text, tag_accepted(doc.text, {
+            n: v for n, v in scores.items() if v > threshold}), cleaning)} for doc, scores in scored]
         f1 = phrase_scores(predicted, gold)["micro"]["f1"]
         if f1 > best[0]:
             best = (f1, threshold)

@@ -1,0 +1,165 @@
+"""Candidate phrases of a document and their features, for the phrase rescorer (``rescoring.py``).
+
+Candidates are distinct strings drawn from up to three sources:
+
+- ``words``: every run of 1 to ``MAX_WORDS`` consecutive jieba words (``segmentation.py``) without a
+  strip character, 2 to ``MAX_CHARS`` characters long (in the embedded corpus they hold ~87 % of
+  the gold phrases, against ~45 % for tagger spans and lexicon matches together);
+- ``tagger``: the tagger's spans, decoded as they are and with ``P(O)`` scaled by
+  ``candidate_o_scale``;
+- ``lexicon``: every (overlapping) occurrence of a training-lexicon phrase.
+
+Each candidate is described over all its (overlapping) occurrences in the document by the features
+of the groups in use (:data:`FEATURE_GROUPS`). All array work is vectorised over occurrences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from keyphrase_tagger.data.cleaning import CleaningConfig, reject_reason
+from keyphrase_tagger.data.labeling import PhraseMatcher
+from keyphrase_tagger.decoding import decode_phrases, scale_o
+from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.records import B, I, O
+from keyphrase_tagger.segmentation import N_POS, NO_POS, POS_TAGS, WordStats, Words, segment
+
+MAX_WORDS = 4
+MAX_CHARS = 16
+_POS_NAMES = (*POS_TAGS, "other", "none")
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "document": ("log_count", "recurs", "first_position", "len2", "len3", "len4", "len5_6", "len7_plus"),
+    "lexicon": ("in_lexicon", "rate", "log_listed", "log_occurs", "log_count_x_in_lexicon", "rate_x_recurs"),
+    "tagger": ("score_max", "score_mean", "p_begin", "end_ok", "decoded", "decoded_permissive"),
+    "words": ("n_words", "log_aligned", "all_aligned", "first_log_occurs", "first_start_rate", "last_log_occurs",
+              "last_end_rate", "min_inside_rate", "mean_inside_rate",
+              *(f"{where}_pos_{tag}" for where in ("first", "last", "before", "after") for tag in _POS_NAMES)),
+}
+GROUPS: tuple[str, ...] = tuple(FEATURE_GROUPS)
+
+
+def feature_names(groups: Sequence[str]) -> tuple[str, ...]:
+    """Column names of the feature matrix for ``groups`` (in :data:`GROUPS` order), bias first."""
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"unknown rescorer feature groups {sorted(unknown)}; choose from {list(GROUPS)}")
+    return ("bias", *(name for g in GROUPS if g in groups for name in FEATURE_GROUPS[g]))
+
+
+def word_runs(text: str, words: Words, cleaning: CleaningConfig) -> set[str]:
+    """Runs of 1..MAX_WORDS words that hold no strip character and pass the cleaning rules."""
+    clean = [not any(ch in cleaning.strip_chars for ch in w) for w in words.strings]
+    starts, ends = words.starts.tolist(), words.ends.tolist()
+    runs: set[str] = set()
+    for a in range(len(clean)):
+        for b in range(a, min(a + MAX_WORDS, len(clean))):
+            if not clean[b] or ends[b] - starts[a] > MAX_CHARS:
+                break
+            runs.add(text[starts[a] : ends[b]])
+    return {r for r in runs if reject_reason(r, cleaning) is None}
+
+
+def candidate_features(
+    text: str,
+    probs: np.ndarray,
+    lexicon: Lexicon,
+    cleaning: CleaningConfig,
+    candidate_o_scale: float,
+    groups: Sequence[str] = GROUPS,
+) -> tuple[list[str], np.ndarray]:
+    """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(feature_names(groups)))``
+    features; ``probs`` are the tagger's ``(len(text), 3)`` probabilities (only the ``tagger``
+    group reads them); the ``words`` group needs ``lexicon.words``."""
+    names = feature_names(groups)
+    use_words = "words" in groups
+    if use_words:
+        if lexicon.words is None:
+            raise ValueError("the 'words' feature group needs a lexicon with word statistics")
+        words = segment(text)
+    pool: set[str] = set()
+    decoded: set[str] = set()
+    permissive: set[str] = set()
+    if "tagger" in groups:
+        decoded = {p.text for p in decode_phrases(text, probs, cleaning)}
+        permissive = {p.text for p in decode_phrases(text, scale_o(probs, candidate_o_scale), cleaning)}
+        pool |= decoded | permissive
+    if "lexicon" in groups:
+        matcher = lexicon.matcher
+        pool |= {matcher.phrases[i] for i, _, _ in matcher.find_all(text)}
+    if use_words:
+        pool |= word_runs(text, words, cleaning)
+    if not pool:
+        return [], np.zeros((0, len(names)))
+    candidates = sorted(pool)
+    found = PhraseMatcher(candidates).find_all(text)
+    occ = np.asarray(found, dtype=np.int64).reshape(-1, 3)
+    k, s, e = occ[:, 0], occ[:, 1], occ[:, 2]
+    c, n = len(candidates), len(text)
+    count = np.bincount(k, minlength=c).astype(np.float64)
+    if not count.all():  # every candidate is a substring of the text: a bug if not
+        raise AssertionError("a candidate does not occur in its text")
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return np.bincount(k, weights=values, minlength=c) / count
+
+    length = np.array([len(p) for p in candidates], dtype=np.float64)
+    log_count, recurs = np.log(count), (count >= 2).astype(np.float64)
+    columns: list[np.ndarray] = [np.ones(c)]
+    first = np.full(c, n, dtype=np.int64)
+    np.minimum.at(first, k, s)
+    columns += [log_count, recurs, first / max(n, 1), length == 2, length == 3, length == 4,
+                (length >= 5) & (length <= 6), length >= 7]
+    if "lexicon" in groups:
+        listed = np.array([lexicon.listed.get(p, 0) for p in candidates], dtype=np.float64)
+        occurs = np.array([lexicon.occurs.get(p, 0) for p in candidates], dtype=np.float64)
+        in_lexicon = (listed > 0).astype(np.float64)
+        rate = listed / np.maximum(occurs, 1.0)
+        columns += [in_lexicon, rate, np.log1p(listed), np.log1p(occurs), log_count * in_lexicon, rate * recurs]
+    if "tagger" in groups:
+        inside = np.concatenate([[0.0], np.cumsum(1.0 - probs[:, O].astype(np.float64))])
+        score = (inside[e] - inside[s]) / (e - s)
+        score_max = np.zeros(c)
+        np.maximum.at(score_max, k, score)
+        end_ok = np.where(e < n, 1.0 - probs[np.minimum(e, n - 1), I], 1.0)
+        columns += [score_max, mean(score), mean(probs[s, B].astype(np.float64)), mean(end_ok),
+                    np.array([p in decoded for p in candidates], dtype=np.float64),
+                    np.array([p in permissive for p in candidates], dtype=np.float64)]
+    if use_words:
+        columns += _word_columns(k, s, e, c, n, count, words, lexicon.words)
+    x = np.column_stack([np.asarray(col, dtype=np.float64) for col in columns])
+    if x.shape[1] != len(names):  # the table above and FEATURE_GROUPS must agree
+        raise AssertionError(f"{x.shape[1]} feature columns for {len(names)} names")
+    return candidates, x
+
+
+def _word_columns(k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, n: int, count: np.ndarray,
+                  words: Words, word_stats: WordStats) -> list[np.ndarray]:
+    """The ``words`` group: how the candidate sits on word boundaries and what its words are."""
+    at_start = np.zeros(n + 1, dtype=bool)
+    at_end = np.zeros(n + 1, dtype=bool)
+    at_start[words.starts] = True
+    at_end[words.ends] = True
+    aligned = at_start[s] & at_end[e]
+    n_aligned = np.bincount(k, weights=aligned, minlength=c)
+    # The occurrence that describes the candidate: its first word-aligned one, else its first.
+    order = np.lexsort((s, ~aligned, k))
+    _, first_of = np.unique(k[order], return_index=True)
+    ref = order[first_of]
+    char_word = words.index_of_chars(n)
+    a, b = char_word[s[ref]], char_word[e[ref] - 1]
+    rates = word_stats.rates(words.strings)  # log occurs, start rate, end rate, inside rate
+    inside = np.append(rates[:, 3], 0.0)
+    bounds = np.column_stack([a, b + 1]).ravel()
+    min_inside = np.minimum.reduceat(inside, bounds)[::2]
+    cum = np.concatenate([[0.0], np.cumsum(rates[:, 3])])
+    n_words = (b - a + 1).astype(np.float64)
+    columns = [n_words, np.log1p(n_aligned), (n_aligned == count).astype(np.float64),
+               rates[a, 0], rates[a, 1], rates[b, 0], rates[b, 2], min_inside, (cum[b + 1] - cum[a]) / n_words]
+    pos = np.append(words.pos, NO_POS)  # index -1 and len(words) both read NO_POS
+    for ids in (pos[a], pos[b], pos[a - 1], pos[b + 1]):
+        onehot = np.zeros((c, N_POS))
+        onehot[np.arange(c), ids] = 1.0
+        columns += list(onehot.T)
+    return columns

@@ -1,0 +1,118 @@
+"""candidates.py: candidate phrases (word runs, tagger spans, lexicon matches) and their features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keyphrase_tagger.candidates import (
+    FEATURE_GROUPS,
+    GROUPS,
+    MAX_WORDS,
+    candidate_features,
+    feature_names,
+    word_runs,
+)
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.data.corpus import read_corpus
+from keyphrase_tagger.lexicon import build_lexicon
+from keyphrase_tagger.records import B, I, O, Document
+from keyphrase_tagger.segmentation import NO_POS, POS_TAGS, segment
+
+CLEANING = CleaningConfig()
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "raw" / "policy_keyphrases.txt"
+TRAIN = [
+    Document("a", "数字经济发展，绿色发展", ("数字经济", "绿色发展")),
+    Document("b", "推动服务业发展，数字经济", ("服务业",)),
+]
+
+
+def test_word_runs_stop_at_strip_characters_and_short_strings():
+    text = "推动服务业发展，数字经济"
+    assert word_runs(text, segment(text), CLEANING) == {
+        "推动", "服务业", "发展", "推动服务业", "服务业发展", "推动服务业发展", "数字", "经济", "数字经济"}
+
+
+def test_word_runs_hold_at_most_max_words_words():
+    text = "推动服务业发展数字经济"
+    words = segment(text)
+    assert len(words) > MAX_WORDS
+    runs = word_runs(text, words, CLEANING)
+    spans = {"".join(words.strings[a : b + 1]): b - a + 1 for a in range(len(words)) for b in range(a, len(words))}
+    assert runs == {r for r, k in spans.items() if k <= MAX_WORDS and len(r) >= 2}
+    assert "".join(words.strings[: MAX_WORDS + 1]) not in runs
+
+
+def test_feature_names_follow_the_groups_and_reject_unknown_ones():
+    assert feature_names(GROUPS) == ("bias", *(n for g in GROUPS for n in FEATURE_GROUPS[g]))
+    assert feature_names(("tagger", "document")) == ("bias", *FEATURE_GROUPS["document"], *FEATURE_GROUPS["tagger"])
+    with pytest.raises(ValueError, match="unknown"):
+        feature_names(("nope",))
+
+
+def test_words_group_needs_word_statistics():
+    with pytest.raises(ValueError, match="word statistics"):
+        candidate_features("数字经济", np.full((4, 3), 1 / 3), build_lexicon(TRAIN), CLEANING, 0.5, GROUPS)
+
+
+def test_without_the_tagger_candidates_come_from_words_and_the_lexicon_only():
+    text = "推动服务业发展，数字经济"
+    probs = np.zeros((len(text), 3))
+    probs[:, B] = 1.0  # a tagger that marks every character: ignored without the tagger group
+    names, x = candidate_features(text, probs, build_lexicon(TRAIN, with_words=True), CLEANING, 0.5,
+                                  ("document", "lexicon", "words"))
+    assert set(names) == word_runs(text, segment(text), CLEANING)
+    assert x.shape == (len(names), len(feature_names(("document", "lexicon", "words"))))
+
+
+def naive_features(text: str, probs: np.ndarray, lexicon, phrase: str) -> dict[str, float]:
+    """The features of one candidate by direct loops over its occurrences: the specification."""
+    n, length = len(text), len(phrase)
+    starts = [s for s in range(n - length + 1) if text.startswith(phrase, s)]
+    words = segment(text)
+    word_starts, word_ends = set(words.starts.tolist()), set(words.ends.tolist())
+    aligned = [s for s in starts if s in word_starts and s + length in word_ends]
+    ref = aligned[0] if aligned else starts[0]
+    char_word = words.index_of_chars(n)
+    a, b = int(char_word[ref]), int(char_word[ref + length - 1])
+    rates = lexicon.words.rates(words.strings)
+    inside = [1.0 - probs[s : s + length, O].mean() for s in starts]
+    out = {
+        "log_count": np.log(len(starts)), "first_position": starts[0] / n,
+        "score_max": max(inside), "score_mean": np.mean(inside), "p_begin": np.mean([probs[s, B] for s in starts]),
+        "end_ok": np.mean([1.0 - probs[s + length, I] if s + length < n else 1.0 for s in starts]),
+        "n_words": b - a + 1, "log_aligned": np.log1p(len(aligned)), "all_aligned": float(len(aligned) == len(starts)),
+        "first_start_rate": rates[a, 1], "last_end_rate": rates[b, 2], "min_inside_rate": rates[a : b + 1, 3].min(),
+        "mean_inside_rate": rates[a : b + 1, 3].mean(), "rate": lexicon.rate(phrase),
+    }
+    before = POS_TAGS[words.pos[a - 1]] if a > 0 and words.pos[a - 1] < len(POS_TAGS) else None
+    after = POS_TAGS[words.pos[b + 1]] if b + 1 < len(words) and words.pos[b + 1] < len(POS_TAGS) else None
+    if a == 0:
+        out["before_pos_none"] = 1.0
+    elif before is not None:
+        out[f"before_pos_{before}"] = 1.0
+    if b + 1 == len(words):
+        out["after_pos_none"] = 1.0
+    elif after is not None:
+        out[f"after_pos_{after}"] = 1.0
+    return out
+
+
+def test_vectorised_features_match_direct_loops_on_a_corpus_document():
+    raw = read_corpus(CORPUS)
+    train = [Document(r.doc_id, r.text, r.raw_phrases) for r in raw[1:6]]
+    text = raw[0].text[:1500]
+    lexicon = build_lexicon(train, with_words=True)
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet([1.0, 1.0, 1.0], size=len(text))
+    names, x = candidate_features(text, probs, lexicon, CLEANING, 0.5, GROUPS)
+    columns = feature_names(GROUPS)
+    assert NO_POS == len(POS_TAGS) + 1
+    for phrase in [names[k] for k in rng.choice(len(names), size=40, replace=False)]:
+        row = x[names.index(phrase)]
+        for name, value in naive_features(text, probs, lexicon, phrase).items():
+            assert row[columns.index(name)] == pytest.approx(value), (phrase, name)
+        pos_columns = [c for c in columns if c.startswith(("before_pos_", "after_pos_"))]
+        assert sum(row[columns.index(c)] for c in pos_columns) == 2.0
