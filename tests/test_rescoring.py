@@ -16,6 +16,7 @@ from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decoding import decode_phrases
 from keyphrase_tagger.errors import CheckpointError
+from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
 from keyphrase_tagger.lexicon import build_lexicon
 from keyphrase_tagger.lexicon_features import leave_one_out_lexicons
@@ -23,7 +24,7 @@ from keyphrase_tagger.recipe import DecodingSettings, adjust_probs, tune_decodin
 from keyphrase_tagger.records import B, I, O, Document
 from keyphrase_tagger.candidates import GROUPS, candidate_features, feature_names
 from keyphrase_tagger.decoding import scale_o
-from keyphrase_tagger.rescoring import Rescorer, fit_logistic, fit_rescorer
+from keyphrase_tagger.rescoring import Rescorer, choose_threshold, fit_logistic, fit_rescorer
 
 CLEANING = CleaningConfig()
 # The groups that need no segmentation: small hand-made cases stay readable.
@@ -201,3 +202,29 @@ def test_extractor_applies_the_checkpoints_rescorer(smoke_checkpoint, tmp_path):
     found = extractor.extract(text)
     assert [(p.text, p.start) for p in found if p.text == phrase] == [(phrase, 1), (phrase, len(phrase) + 2)]
     assert {p.text for p in found} <= set(extractor.lexicon.phrases())
+
+
+def test_reported_validation_f1_is_the_f1_of_what_the_rescorer_decodes():
+    # Texts where a phrase is listed with a low rescorer probability: the chosen threshold must
+    # be allowed below 0.5, and the F1 reported must be the F1 of the saved rescorer's output.
+    lexicon = build_lexicon(TRAIN, with_words=True)
+    train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
+    validation = [Document("v", "数字经济，数字经济。绿色发展和服务业", ("数字经济", "绿色发展")),
+                  Document("w", "绿色发展，绿色发展。数字经济与服务业", ("绿色发展", "数字经济"))]
+    pairs = [(d, confident_o(len(d.text))) for d in validation]
+    rescorer, f1 = fit_rescorer(train, pairs, lexicon, CLEANING, hidden=0)
+    settings = DecodingSettings(rescore=rescorer.to_dict())
+    decoded = [{p.text for p in decode_phrases(d.text, adjust_probs(d.text, p, settings, None, lexicon, CLEANING),
+                                               CLEANING)} for d, p in pairs]
+    assert f1 == pytest.approx(phrase_scores(decoded, [d.phrases for d in validation])["micro"]["f1"])
+
+
+def test_threshold_search_reaches_below_one_half():
+    # A rescorer that gives the lexicon phrase probability ~0.27 and everything else ~0.007.
+    rescorer = accept_lexicon_phrases(threshold_logit=6.0)
+    lexicon = build_lexicon([Document("t", "数字经济", ("数字经济",))])
+    doc = Document("v", "发展数字经济，数字经济", ("数字经济",))
+    threshold, f1 = choose_threshold(rescorer, [(doc, confident_o(len(doc.text)))], lexicon, CLEANING)
+    assert f1 == 1.0 and threshold < 0.27
+    found = rescorer.with_threshold(threshold).rewrite(doc.text, confident_o(len(doc.text)), lexicon, CLEANING)
+    assert [p.text for p in decode_phrases(doc.text, found, CLEANING)] == ["数字经济", "数字经济"]

@@ -204,8 +204,15 @@ def fit_rescorer(
     else:
         rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(fit_logistic(z, y, l2=l2)),
                             groups=groups)
-    # The threshold is chosen on what the extractor will return: the accepted strings tagged
-    # leftmost-longest and decoded (a string found only inside longer accepted ones is lost there).
+    threshold, f1 = choose_threshold(rescorer, validation, lexicon, cleaning)
+    return rescorer.with_threshold(threshold), f1
+
+
+def choose_threshold(rescorer: Rescorer, validation: Sequence[tuple[Document, np.ndarray]], lexicon: Lexicon,
+                     cleaning: CleaningConfig) -> tuple[float, float]:
+    """The acceptance threshold of :data:`THRESHOLD_GRID` with the best phrase micro F1 on
+    ``validation``, and that F1. Scored on what the extractor will return: the accepted strings
+    tagged leftmost-longest and decoded (a string found only inside longer accepted ones is lost)."""
     scored = []
     for doc, tag_probs in validation:
         names, x = rescorer.candidates(doc.text, tag_probs, lexicon, cleaning)
@@ -213,9 +220,10 @@ def fit_rescorer(
     gold = [d.phrases for d, _ in validation]
     best = (-1.0, 0.5)
     for threshold in THRESHOLD_GRID:
+        # Accepted strings tagged at probability 1: below 0.5 they would decode as O.
         predicted = [{p.text for p in decode_phrases(doc.text, tag_accepted(doc.text, {
-            n: v for n, v in scores.items() if v > threshold}), cleaning)} for doc, scores in scored]
+            n: 1.0 for n, v in scores.items() if v > threshold}), cleaning)} for doc, scores in scored]
         f1 = phrase_scores(predicted, gold)["micro"]["f1"]
         if f1 > best[0]:
             best = (f1, threshold)
-    return rescorer.with_threshold(best[1]), best[0]
+    return best[1], best[0]
