@@ -87,12 +87,9 @@ def word_counts(words: Words, tags: np.ndarray) -> Counter:
     span_id = np.cumsum(delta)  # spans never overlap: at most one is open at a time
     first, last = span_id[words.starts], span_id[np.maximum(words.ends - 1, 0)]
     inside = (first > 0) & (first == last)
-    counts: Counter = Counter()
-    for k, w in enumerate(words.strings):
-        counts[(w, "occurs")] += 1
-        counts[(w, "starts")] += int(span_start[words.starts[k]])
-        counts[(w, "ends")] += int(span_end[words.ends[k]])
-        counts[(w, "inside")] += int(inside[k])
+    counts: Counter = Counter((w, "occurs") for w in words.strings)
+    for key, flags in (("starts", span_start[words.starts]), ("ends", span_end[words.ends]), ("inside", inside)):
+        counts.update((words.strings[k], key) for k in np.flatnonzero(flags).tolist())
     return counts
 
 
