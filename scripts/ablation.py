@@ -50,11 +50,13 @@ OPTIONS = [
     Option("default", [], "recipe: lexicon features in the input; phrase rescorer over jieba word runs, tagger spans "
            "and lexicon matches with document, lexicon, tagger and word features (or O prior and gazetteer fusion, "
            "whichever wins on validation)", retune_from="no_rescore"),
-    Option("rescore_no_words", ["experiment=rescore_no_words"], "default without word runs as candidates and "
+    Option("rescore_flat", ["experiment=rescore_flat"], "default with phrases decoded from the rescorer's tags "
+           "(leftmost-longest: no phrase nested in another)", retune_from="no_rescore"),
+    Option("rescore_no_words", ["experiment=rescore_no_words"], "rescore_flat without word runs as candidates and "
            "without word features (the previous recipe's rescorer)", retune_from="no_rescore"),
-    Option("rescore_no_tagger", ["experiment=rescore_no_tagger"], "default rescorer without the tagger's spans and "
+    Option("rescore_no_tagger", ["experiment=rescore_no_tagger"], "rescore_flat without the tagger's spans and "
            "confidences (no BERT in the decision)", retune_from="no_rescore"),
-    Option("rescore_linear", ["experiment=rescore_linear"], "default with a logistic-regression rescorer "
+    Option("rescore_linear", ["experiment=rescore_linear"], "rescore_flat with a logistic-regression rescorer "
            "instead of the one-hidden-layer network", retune_from="no_rescore"),
     Option("no_rescore", ["experiment=no_rescore"], "default without the phrase rescorer (O prior and fusion tuned)"),
     Option("no_fusion", ["experiment=no_fusion"], "default without the rescorer and gazetteer fusion (O prior still "

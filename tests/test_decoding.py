@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import spans_to_tag_ids, tag_strings_to_ids
-from keyphrase_tagger.decoding import decode_phrases, tags_to_spans
+from keyphrase_tagger.decoding import Prediction, decode_phrases, tags_to_spans
 from keyphrase_tagger.records import B, I, O, Phrase
 
 NO_CLEANING = CleaningConfig(strip_chars="", min_chars=1)
@@ -187,3 +187,21 @@ def test_empty_text_has_no_phrases():
 def test_probabilities_of_the_wrong_length_are_refused():
     with pytest.raises(ValueError, match="3 characters"):
         decode_phrases("服务", np.full((3, 3), 1 / 3), DEFAULT_CLEANING)
+
+
+@given(st.text(alphabet=HAN[:8], max_size=60), st.data())
+def test_accepted_strings_decode_to_every_occurrence_nested_ones_included(text, data):
+    substrings = sorted({text[s:e] for s in range(len(text)) for e in range(s + 1, min(len(text), s + 6) + 1)})
+    chosen = data.draw(st.lists(st.sampled_from(substrings), max_size=6)) if substrings else []
+    accepted = {p: data.draw(st.floats(0.0, 1.0)) for p in chosen}
+    found = decode_phrases(text, Prediction(np.eye(3)[np.full(len(text), O)], accepted), NO_CLEANING)
+    expected = sorted((s, s + len(p)) for p in accepted for s in range(len(text)) if text.startswith(p, s))
+    assert [(p.start, p.end) for p in found] == expected
+    assert all(p.text == text[p.start : p.end] and p.score == pytest.approx(accepted[p.text]) for p in found)
+
+
+def test_accepted_strings_are_cleaned_like_tagged_spans():
+    text = "（数字经济）与服务"
+    found = decode_phrases(text, Prediction(np.eye(3)[np.full(len(text), O)], {"（数字经济）": 0.9, "服务": 0.8}),
+                           DEFAULT_CLEANING, min_score=0.85)
+    assert [(p.text, p.start, p.end) for p in found] == [("数字经济", 1, 5)]

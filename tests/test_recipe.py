@@ -15,7 +15,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decoding import decode_phrases
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
 from keyphrase_tagger.lexicon import build_lexicon
-from keyphrase_tagger.recipe import DecodingSettings, adjust_probs, fusion_matcher, tune_decoding
+from keyphrase_tagger.recipe import DecodingSettings, adjust, fusion_matcher, tune_decoding
 from keyphrase_tagger.records import B, I, O, Document
 
 CLEANING = CleaningConfig()
@@ -47,7 +47,7 @@ def test_default_settings_leave_the_probabilities_untouched(lexicon):
     probs = confident_o(6)
     settings = DecodingSettings()
     assert fusion_matcher(lexicon, settings) is None
-    assert adjust_probs("数字经济发展", probs, settings, None) is probs
+    assert adjust("数字经济发展", probs, settings, None).probs is probs
 
 
 @given(st.floats(0.05, 1.0), st.one_of(st.none(), st.floats(0.0, 0.9)), st.floats(0.0, 1.0))
@@ -61,7 +61,7 @@ def test_o_scale_below_one_turns_unsure_characters_into_a_phrase():
     probs = confident_o(len(text))
     probs[2:5] = [[0.55, 0.4, 0.05], [0.55, 0.05, 0.4], [0.55, 0.05, 0.4]]  # 服务业: O wins narrowly
     assert phrases(text, probs) == []
-    adjusted = adjust_probs(text, probs, DecodingSettings(o_scale=0.5), None)
+    adjusted = adjust(text, probs, DecodingSettings(o_scale=0.5), None).probs
     assert phrases(text, adjusted) == ["服务业"]
     np.testing.assert_allclose(adjusted.sum(axis=-1), 1.0)
 
@@ -69,7 +69,7 @@ def test_o_scale_below_one_turns_unsure_characters_into_a_phrase():
 def test_full_weight_fusion_makes_every_calibrated_match_a_phrase(lexicon):
     text = "数字经济和服务业"
     settings = DecodingSettings(fusion_min_rate=0.5, fusion_weight=1.0)
-    fused = adjust_probs(text, confident_o(len(text)), settings, fusion_matcher(lexicon, settings))
+    fused = adjust(text, confident_o(len(text)), settings, fusion_matcher(lexicon, settings)).probs
     assert phrases(text, fused) == ["数字经济", "服务业"]
     np.testing.assert_allclose(fused.sum(axis=-1), 1.0)
 
@@ -77,7 +77,7 @@ def test_full_weight_fusion_makes_every_calibrated_match_a_phrase(lexicon):
 def test_fusion_skips_lexicon_phrases_at_or_below_the_rate_threshold(lexicon):
     text = "发展数字经济"
     settings = DecodingSettings(fusion_min_rate=0.5, fusion_weight=1.0)  # 发展 has rate 1/3
-    fused = adjust_probs(text, confident_o(len(text)), settings, fusion_matcher(lexicon, settings))
+    fused = adjust(text, confident_o(len(text)), settings, fusion_matcher(lexicon, settings)).probs
     assert phrases(text, fused) == ["数字经济"]
 
 
@@ -86,7 +86,7 @@ def test_light_fusion_tips_only_characters_the_model_was_unsure_of(lexicon):
     probs = confident_o(len(text))
     probs[5:8] = [[0.6, 0.35, 0.05], [0.6, 0.05, 0.35], [0.6, 0.05, 0.35]]  # 服务业: unsure
     settings = DecodingSettings(fusion_min_rate=0.5, fusion_weight=0.3)
-    fused = adjust_probs(text, probs, settings, fusion_matcher(lexicon, settings))
+    fused = adjust(text, probs, settings, fusion_matcher(lexicon, settings)).probs
     # 0.7 * 0.9 = 0.63 for O against 0.3 + 0.7 * 0.05 for B: the confident 数字经济 stays O.
     assert phrases(text, fused) == ["服务业"]
 

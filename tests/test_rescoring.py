@@ -20,7 +20,7 @@ from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
 from keyphrase_tagger.lexicon import build_lexicon
 from keyphrase_tagger.lexicon_features import leave_one_out_lexicons
-from keyphrase_tagger.recipe import DecodingSettings, adjust_probs, tune_decoding
+from keyphrase_tagger.recipe import DecodingSettings, adjust, tune_decoding
 from keyphrase_tagger.records import B, I, O, Document
 from keyphrase_tagger.candidates import GROUPS, candidate_features, feature_names
 from keyphrase_tagger.decoding import scale_o
@@ -133,25 +133,46 @@ def test_a_rescorer_fitted_on_other_features_is_refused():
         Rescorer.from_dict(dict(accept_lexicon_phrases().to_dict(), groups=["no_such_group"]))
 
 
-def test_rewrite_decodes_to_every_occurrence_of_accepted_strings_only():
+@pytest.mark.parametrize("nested", [False, True])
+def test_decision_decodes_to_every_occurrence_of_accepted_strings_only(nested):
     lexicon = build_lexicon([Document("t", "数字经济", ("数字经济",))])
     text = "数字经济推动服务业，数字经济"
     probs = tagged(confident_o(len(text)), 6, 9)  # the tagger's 服务业 is not in the lexicon: rejected
-    rewritten = accept_lexicon_phrases().rewrite(text, probs, lexicon, CLEANING)
-    np.testing.assert_allclose(rewritten.sum(axis=-1), 1.0)
-    found = decode_phrases(text, rewritten, CLEANING)
+    decision = dataclasses.replace(accept_lexicon_phrases(), nested=nested).decide(text, probs, lexicon, CLEANING)
+    np.testing.assert_allclose(decision.probs.sum(axis=-1), 1.0)
+    assert (decision.accepted is not None) == nested
+    found = decode_phrases(text, decision, CLEANING)
     assert [(p.text, p.start, p.end) for p in found] == [("数字经济", 0, 4), ("数字经济", 10, 14)]
     assert all(p.score > 0.5 for p in found)
+    flat = decode_phrases(text, decision.probs, CLEANING)  # nothing nests here: the tags say the same
+    assert [(p.text, p.start, p.end) for p in flat] == [(p.text, p.start, p.end) for p in found]
+    assert [p.score for p in flat] == pytest.approx([p.score for p in found])
 
 
-def test_adjust_probs_applies_the_rescorer_and_needs_the_lexicon():
+def test_nested_decision_returns_phrases_inside_accepted_ones():
+    lexicon = build_lexicon([Document("t", "数字经济发展，数字经济", ("数字经济发展", "数字经济"))])
+    text = "推动数字经济发展"
+    rescorer = dataclasses.replace(accept_lexicon_phrases(), nested=True)
+    decision = rescorer.decide(text, confident_o(len(text)), lexicon, CLEANING)
+    assert set(decision.accepted) == {"数字经济发展", "数字经济"}
+    found = decode_phrases(text, decision, CLEANING)
+    assert [(p.text, p.start, p.end) for p in found] == [("数字经济", 2, 6), ("数字经济发展", 2, 8)]
+    # The tags hold the longest match only: what the entity scores count, and all that a flat
+    # rescorer returns.
+    assert [p.text for p in decode_phrases(text, decision.probs, CLEANING)] == ["数字经济发展"]
+    flat = dataclasses.replace(rescorer, nested=False).decide(text, confident_o(len(text)), lexicon, CLEANING)
+    assert [p.text for p in decode_phrases(text, flat, CLEANING)] == ["数字经济发展"]
+    assert Rescorer.from_dict(json.loads(json.dumps(rescorer.to_dict()))).nested
+
+
+def test_adjust_applies_the_rescorer_and_needs_the_lexicon():
     lexicon = build_lexicon([Document("t", "数字经济", ("数字经济",))])
     text = "发展数字经济"
     settings = DecodingSettings(rescore=accept_lexicon_phrases().to_dict())
-    out = adjust_probs(text, confident_o(len(text)), settings, None, lexicon, CLEANING)
+    out = adjust(text, confident_o(len(text)), settings, None, lexicon, CLEANING)
     assert [p.text for p in decode_phrases(text, out, CLEANING)] == ["数字经济"]
     with pytest.raises(ValueError, match="lexicon"):
-        adjust_probs(text, confident_o(len(text)), settings, None)
+        adjust(text, confident_o(len(text)), settings, None)
 
 
 # Listed where they recur, not where they occur once: what the rescorer has to learn.
@@ -214,7 +235,7 @@ def test_reported_validation_f1_is_the_f1_of_what_the_rescorer_decodes():
     pairs = [(d, confident_o(len(d.text))) for d in validation]
     rescorer, f1 = fit_rescorer(train, pairs, lexicon, CLEANING, hidden=0)
     settings = DecodingSettings(rescore=rescorer.to_dict())
-    decoded = [{p.text for p in decode_phrases(d.text, adjust_probs(d.text, p, settings, None, lexicon, CLEANING),
+    decoded = [{p.text for p in decode_phrases(d.text, adjust(d.text, p, settings, None, lexicon, CLEANING),
                                                CLEANING)} for d, p in pairs]
     assert f1 == pytest.approx(phrase_scores(decoded, [d.phrases for d in validation])["micro"]["f1"])
 
@@ -226,5 +247,5 @@ def test_threshold_search_reaches_below_one_half():
     doc = Document("v", "发展数字经济，数字经济", ("数字经济",))
     threshold, f1 = choose_threshold(rescorer, [(doc, confident_o(len(doc.text)))], lexicon, CLEANING)
     assert f1 == 1.0 and threshold < 0.27
-    found = rescorer.with_threshold(threshold).rewrite(doc.text, confident_o(len(doc.text)), lexicon, CLEANING)
+    found = rescorer.with_threshold(threshold).decide(doc.text, confident_o(len(doc.text)), lexicon, CLEANING)
     assert [p.text for p in decode_phrases(doc.text, found, CLEANING)] == ["数字经济", "数字经济"]

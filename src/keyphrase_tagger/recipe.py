@@ -11,8 +11,8 @@ same probabilities:
 - fusion mixes the calibrated training lexicon into the probabilities,
   ``p <- (1 - w) * p + w * tags_of_match`` over every match of a lexicon phrase whose rate
   P(listed | occurs) exceeds ``fusion_min_rate``: the lexicon knows phrases the model misses;
-- or, replacing both, the phrase-level rescorer (``rescoring.py``) decides per candidate string and
-  rewrites the probabilities so that they decode to exactly the accepted strings.
+- or, replacing both, the phrase-level rescorer (``rescoring.py``) decides per candidate string; the
+  decoder then returns exactly the accepted strings (:class:`~keyphrase_tagger.decoding.Prediction`).
 
 :func:`tune_decoding` picks them by phrase micro F1 on the validation split after training,
 never on a test split.
@@ -28,7 +28,7 @@ import numpy as np
 from keyphrase_tagger.candidates import GROUPS
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import PhraseMatcher
-from keyphrase_tagger.decoding import decode_phrases, scale_o
+from keyphrase_tagger.decoding import Prediction, decode_phrases, scale_o
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.records import B, I, Document
@@ -82,14 +82,15 @@ def fusion_matcher(lexicon: Lexicon | None, settings: DecodingSettings) -> Phras
     return PhraseMatcher(lexicon.phrases(min_rate=settings.fusion_min_rate))
 
 
-def adjust_probs(text: str, probs: np.ndarray, settings: DecodingSettings, matcher: PhraseMatcher | None,
-                 lexicon: Lexicon | None = None, cleaning: CleaningConfig | None = None) -> np.ndarray:
-    """``probs`` (``(len(text), 3)``) after the O prior and fusion, or rewritten by the phrase-level
-    rescorer (which needs ``lexicon`` and ``cleaning``); rows still sum to 1."""
+def adjust(text: str, probs: np.ndarray, settings: DecodingSettings, matcher: PhraseMatcher | None,
+           lexicon: Lexicon | None = None, cleaning: CleaningConfig | None = None) -> Prediction:
+    """What the decoder reads for ``text``: ``probs`` (``(len(text), 3)``) after the O prior and
+    fusion (rows still sum to 1), or the phrase-level rescorer's decision (which needs ``lexicon``
+    and ``cleaning``)."""
     if settings.rescore is not None:
         if lexicon is None or cleaning is None:
             raise ValueError("phrase rescoring needs the checkpoint's lexicon and cleaning")
-        return Rescorer.from_dict(settings.rescore).rewrite(text, probs, lexicon, cleaning)
+        return Rescorer.from_dict(settings.rescore).decide(text, probs, lexicon, cleaning)
     out = scale_o(probs, settings.o_scale)
     matches = matcher.find(text) if matcher is not None else []
     if matches:
@@ -99,11 +100,11 @@ def adjust_probs(text: str, probs: np.ndarray, settings: DecodingSettings, match
             out[start:end] *= 1.0 - w
             out[start, B] += w
             out[start + 1 : end, I] += w
-    return out
+    return Prediction(out)
 
 
-def _f1(documents: Sequence[Document], probs: Sequence[np.ndarray], cleaning: CleaningConfig) -> float:
-    predicted = [{p.text for p in decode_phrases(d.text, pr, cleaning)} for d, pr in zip(documents, probs)]
+def _f1(documents: Sequence[Document], predictions: Sequence[Prediction], cleaning: CleaningConfig) -> float:
+    predicted = [{p.text for p in decode_phrases(d.text, pr, cleaning)} for d, pr in zip(documents, predictions)]
     return phrase_scores(predicted, [d.phrases for d in documents])["micro"]["f1"]
 
 
@@ -138,18 +139,17 @@ def tune_decoding(
         for rate, weight in fusions:
             settings = DecodingSettings(o_scale, rate, weight)
             matcher = fusion_matcher(lexicon, settings)
-            f1 = _f1(documents, [adjust_probs(d.text, p, settings, matcher) for d, p in zip(documents, probs)], cleaning)
+            f1 = _f1(documents, [adjust(d.text, p, settings, matcher) for d, p in zip(documents, probs)], cleaning)
             if f1 > best[0]:
                 best = (f1, settings)
     if config.get("rescore") and train:
         rescorer, _ = fit_rescorer(train, list(zip(documents, probs)), lexicon, cleaning,
                                    float(config.get("candidate_o_scale", 0.5)), int(config.get("rescore_hidden", 0)),
                                    groups=tuple(config.get("rescore_features", GROUPS)),
-                                   steps=int(config.get("rescore_steps", 500)))
+                                   steps=int(config.get("rescore_steps", 500)),
+                                   nested=bool(config.get("rescore_nested", False)))
         settings = DecodingSettings(rescore=rescorer.to_dict())
-        # Scored as the extractor will decode it (a string nested only inside longer accepted ones
-        # is lost to leftmost-longest tagging), not as the candidate sets the threshold search saw.
-        f1 = _f1(documents, [adjust_probs(d.text, p, settings, None, lexicon, cleaning)
+        f1 = _f1(documents, [adjust(d.text, p, settings, None, lexicon, cleaning)
                              for d, p in zip(documents, probs)], cleaning)
         if f1 > best[0]:
             best = (f1, settings)

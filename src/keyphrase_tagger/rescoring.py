@@ -11,10 +11,14 @@ tagger was over its occurrences. So the last decoding stage:
 2. each distinct candidate string gets a probability from a one-hidden-layer network (or a logistic
    regression, ``hidden: 0``), whose output bias already holds the decision threshold chosen on
    validation (accepted iff > 0.5);
-3. the probabilities are rewritten: every occurrence of an accepted string (matched
-   leftmost-longest, :class:`PhraseMatcher`) gets ``B``/``I`` with that probability, everything else
-   ``O``; :func:`keyphrase_tagger.decoding.decode_phrases` then yields exactly the accepted strings,
-   with offsets, and the phrase score is the classifier's probability.
+3. the decoder gets a :class:`~keyphrase_tagger.decoding.Prediction`: tag probabilities in which
+   every occurrence of an accepted string (matched leftmost-longest, :class:`PhraseMatcher`) has
+   ``B``/``I`` with that probability, everything else ``O`` (what the entity scores count), and,
+   with ``nested`` (the default config), the accepted strings themselves, so that
+   :func:`keyphrase_tagger.decoding.decode_phrases` returns every occurrence of each, nested ones
+   included. Without ``nested`` the phrases are decoded from the tags, and an accepted string
+   found only inside longer accepted ones is lost. The phrase score is the classifier's
+   probability.
 
 Fitted on the training documents with a leave-one-out lexicon (their own lists and word counts
 subtracted, as for the lexicon input features) and the model's probabilities under leave-one-out
@@ -33,7 +37,7 @@ import numpy as np
 from keyphrase_tagger.candidates import GROUPS, candidate_features, feature_names
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import PhraseMatcher
-from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.decoding import Prediction, decode_phrases
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
@@ -102,6 +106,7 @@ class Rescorer:
     hidden: tuple[tuple[float, ...], ...] = ()
     hidden_bias: tuple[float, ...] = ()
     groups: tuple[str, ...] = GROUPS
+    nested: bool = False
 
     @classmethod
     def from_dict(cls, cfg: Mapping) -> "Rescorer":
@@ -117,13 +122,14 @@ class Rescorer:
         return cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["scale"])),
                    tuple(map(float, cfg["output"])), float(cfg.get("output_bias", 0.0)),
                    tuple(tuple(map(float, row)) for row in cfg.get("hidden", ())),
-                   tuple(map(float, cfg.get("hidden_bias", ()))), groups)
+                   tuple(map(float, cfg.get("hidden_bias", ()))), groups, bool(cfg.get("nested", False)))
 
     def to_dict(self) -> dict:
         return {"candidate_o_scale": self.candidate_o_scale, "groups": list(self.groups),
                 "features": list(feature_names(self.groups)), "mean": list(self.mean), "scale": list(self.scale),
                 "output": list(self.output), "output_bias": self.output_bias,
-                "hidden": [list(row) for row in self.hidden], "hidden_bias": list(self.hidden_bias)}
+                "hidden": [list(row) for row in self.hidden], "hidden_bias": list(self.hidden_bias),
+                "nested": self.nested}
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         h = (x - np.asarray(self.mean)) / np.asarray(self.scale)
@@ -148,9 +154,13 @@ class Rescorer:
         p = self.probabilities(x)
         return {name: float(v) for name, v in zip(names, p) if v > 0.5}
 
-    def rewrite(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> np.ndarray:
-        """Tag probabilities that decode to every occurrence of the accepted strings."""
-        return tag_accepted(text, self.accepted(text, probs, lexicon, cleaning))
+    def decide(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> Prediction:
+        """What the decoder reads for ``text``: see :meth:`prediction`."""
+        return self.prediction(text, self.accepted(text, probs, lexicon, cleaning))
+
+    def prediction(self, text: str, accepted: Mapping[str, float]) -> Prediction:
+        """The accepted strings tagged leftmost-longest, and themselves where phrases may nest."""
+        return Prediction(tag_accepted(text, accepted), dict(accepted) if self.nested else None)
 
 
 def tag_accepted(text: str, accepted: Mapping[str, float]) -> np.ndarray:
@@ -177,15 +187,17 @@ def fit_rescorer(
     l2: float = 1.0,
     groups: Sequence[str] = GROUPS,
     steps: int = 500,
+    nested: bool = False,
 ) -> tuple[Rescorer, float]:
     """Fit on ``train`` (document, model probabilities, the lexicon it may see: leave-one-out),
     choose the threshold by phrase micro F1 on ``validation`` (seen with ``lexicon``); return the
     rescorer (threshold folded in) and its validation F1. ``hidden`` > 0 fits a one-hidden-layer
     network of that width (``steps`` full-batch Adam steps) instead of the logistic regression;
     ``groups``: the feature groups of ``candidates.py``. The ``words`` group needs lexicons built
-    with word statistics (``build_lexicon(..., with_words=True)``)."""
+    with word statistics (``build_lexicon(..., with_words=True)``). ``nested``: phrases are every
+    occurrence of the accepted strings, not what their tags decode to."""
     groups = tuple(g for g in GROUPS if g in groups)
-    untrained = Rescorer(candidate_o_scale, (), (), (), groups=groups)
+    untrained = Rescorer(candidate_o_scale, (), (), (), groups=groups, nested=nested)
     xs, ys = [], []
     for doc, probs, lex in train:
         names, x = untrained.candidates(doc.text, probs, lex, cleaning)
@@ -200,10 +212,10 @@ def fit_rescorer(
     if hidden > 0:
         w1, b1, w2, b2 = fit_mlp(z, y, hidden, steps=steps)
         rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(w2), b2,
-                            tuple(map(tuple, w1)), tuple(b1), groups)
+                            tuple(map(tuple, w1)), tuple(b1), groups, nested)
     else:
         rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(fit_logistic(z, y, l2=l2)),
-                            groups=groups)
+                            groups=groups, nested=nested)
     threshold, f1 = choose_threshold(rescorer, validation, lexicon, cleaning)
     return rescorer.with_threshold(threshold), f1
 
@@ -211,8 +223,8 @@ def fit_rescorer(
 def choose_threshold(rescorer: Rescorer, validation: Sequence[tuple[Document, np.ndarray]], lexicon: Lexicon,
                      cleaning: CleaningConfig) -> tuple[float, float]:
     """The acceptance threshold of :data:`THRESHOLD_GRID` with the best phrase micro F1 on
-    ``validation``, and that F1. Scored on what the extractor will return: the accepted strings
-    tagged leftmost-longest and decoded (a string found only inside longer accepted ones is lost)."""
+    ``validation``, and that F1. Scored on what the extractor will return (:meth:`Rescorer.prediction`,
+    decoded)."""
     scored = []
     for doc, tag_probs in validation:
         names, x = rescorer.candidates(doc.text, tag_probs, lexicon, cleaning)
@@ -221,7 +233,7 @@ def choose_threshold(rescorer: Rescorer, validation: Sequence[tuple[Document, np
     best = (-1.0, 0.5)
     for threshold in THRESHOLD_GRID:
         # Accepted strings tagged at probability 1: below 0.5 they would decode as O.
-        predicted = [{p.text for p in decode_phrases(doc.text, tag_accepted(doc.text, {
+        predicted = [{p.text for p in decode_phrases(doc.text, rescorer.prediction(doc.text, {
             n: 1.0 for n, v in scores.items() if v > threshold}), cleaning)} for doc, scores in scored]
         f1 = phrase_scores(predicted, gold)["micro"]["f1"]
         if f1 > best[0]:

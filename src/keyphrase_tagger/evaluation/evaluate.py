@@ -70,8 +70,8 @@ def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str |
         validation = [d.document for d in prepared.split("validation")]
 
     extractor = KeyphraseExtractor.from_pretrained(checkpoint, device=device, batch_size=batch_size)
-    probs = extractor.predict_probs([d.text for d in documents])
-    report = score_documents(documents, [d.tags for d in labeled], probs, settings.cleaning)
+    predictions = extractor.predict([d.text for d in documents])
+    report = score_documents(documents, [d.tags for d in labeled], predictions, settings.cleaning)
     baselines = baseline_reports(lexicon, documents, validation)
     gold = [row["gold"] for row in report["per_document"]]
     for name, b in baselines.items():

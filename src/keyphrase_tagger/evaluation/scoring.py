@@ -8,13 +8,13 @@ import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import tag_ids_to_strings
-from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.decoding import Prediction, decode_phrases
 from keyphrase_tagger.evaluation.metrics import entity_scores, phrase_scores
 from keyphrase_tagger.records import Document
 
 
-def predicted_phrase_sets(documents: Sequence[Document], probs: Sequence[np.ndarray], cleaning: CleaningConfig,
-                          min_score: float = 0.0) -> list[list[str]]:
+def predicted_phrase_sets(documents: Sequence[Document], probs: Sequence[np.ndarray | Prediction],
+                          cleaning: CleaningConfig, min_score: float = 0.0) -> list[list[str]]:
     """Distinct decoded phrases per document, in order of first occurrence."""
     return [
         list(dict.fromkeys(p.text for p in decode_phrases(d.text, pr, cleaning, min_score=min_score)))
@@ -25,17 +25,19 @@ def predicted_phrase_sets(documents: Sequence[Document], probs: Sequence[np.ndar
 def score_documents(
     documents: Sequence[Document],
     gold_tags: Sequence[np.ndarray],
-    probs: Sequence[np.ndarray],
+    probs: Sequence[np.ndarray | Prediction],
     cleaning: CleaningConfig,
     min_score: float = 0.0,
 ) -> dict:
-    """Entity (seqeval strict IOB2 on argmax tags) and phrase-level scores, with per-document rows."""
+    """Entity (seqeval strict IOB2 on argmax tags) and phrase-level scores, with per-document rows.
+    ``probs``: per document, tag probabilities or what the extractor predicts (:class:`Prediction`)."""
     predicted = predicted_phrase_sets(documents, probs, cleaning, min_score)
     gold = [list(d.phrases) for d in documents]
     phrase = phrase_scores(predicted, gold)
     entity = entity_scores(
         [tag_ids_to_strings(t) for t in gold_tags],
-        [tag_ids_to_strings(p.argmax(axis=-1).astype(np.int8)) for p in probs],
+        [tag_ids_to_strings((p.probs if isinstance(p, Prediction) else p).argmax(axis=-1).astype(np.int8))
+         for p in probs],
     )
     rows = [
         {"doc_id": d.doc_id, "predicted": pred, "gold": g, **{k: s[k] for k in ("precision", "recall", "f1", "tp")}}

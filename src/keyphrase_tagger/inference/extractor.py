@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from keyphrase_tagger.checkpoint import CheckpointSettings
-from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.decoding import Prediction, decode_phrases
 from keyphrase_tagger.encoding import CharEncoder
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer
-from keyphrase_tagger.recipe import DecodingSettings, adjust_probs, fusion_matcher
+from keyphrase_tagger.recipe import DecodingSettings, adjust, fusion_matcher
 from keyphrase_tagger.records import Phrase
 from keyphrase_tagger.windows import owned_ranges, window_bounds
 
@@ -57,8 +57,9 @@ class KeyphraseExtractor:
     def predict_probs(self, texts: Sequence[str], adjust: bool = True) -> list[np.ndarray]:
         """``(len(text), 3)`` float32 tag probabilities per text, windows batched across texts.
 
-        ``adjust`` applies the checkpoint's decoding settings (O prior, gazetteer fusion; see
-        ``recipe.py``); ``adjust=False`` gives the model's own probabilities.
+        ``adjust`` applies the checkpoint's decoding settings (O prior, gazetteer fusion, the
+        tags of the rescorer's accepted strings; see ``recipe.py``); ``adjust=False`` gives the
+        model's own probabilities. :meth:`predict` also keeps the rescorer's accepted strings.
 
         Windows are sorted by length so a batch pads little; each finished batch writes only the
         characters each window owns (``windows.owned_ranges``) into its document's array, so
@@ -97,9 +98,17 @@ class KeyphraseExtractor:
             for r, (_, k, start, _, lo, hi) in enumerate(batch):
                 out[k][lo:hi] = probs[r, 1 + lo - start : 1 + hi - start]
         if adjust:
-            out = [adjust_probs(t, p, self.decoding, self.fusion, self.lexicon, self.settings.cleaning)
-                   for t, p in zip(texts, out)]
+            out = [p.probs for p in self._adjust(texts, out)]
         return out
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """What the decoder reads per text: the adjusted probabilities of :meth:`predict_probs` and,
+        with the phrase rescorer, its accepted strings (which may nest; ``decoding.py``)."""
+        return self._adjust(texts, self.predict_probs(texts, adjust=False))
+
+    def _adjust(self, texts: Sequence[str], probs: Sequence[np.ndarray]) -> list[Prediction]:
+        return [adjust(t, p, self.decoding, self.fusion, self.lexicon, self.settings.cleaning)
+                for t, p in zip(texts, probs)]
 
     def extract(self, text: str, **options) -> list[Phrase]:
         """Phrases of one text; ``options`` as in :func:`keyphrase_tagger.decoding.decode_phrases`."""
@@ -107,5 +116,4 @@ class KeyphraseExtractor:
 
     def extract_many(self, texts: Iterable[str], **options) -> list[list[Phrase]]:
         texts = list(texts)
-        probs = self.predict_probs(texts)
-        return [decode_phrases(t, p, self.settings.cleaning, **options) for t, p in zip(texts, probs)]
+        return [decode_phrases(t, p, self.settings.cleaning, **options) for t, p in zip(texts, self.predict(texts))]
