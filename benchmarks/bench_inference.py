@@ -28,7 +28,9 @@ Agreement, between each extractor and the pipeline:
   the checkpoint's O prior and gazetteer fusion), and where windows overlap: the extractor keeps
   each character's prediction from the window where it sits farthest from an edge, the pipeline
   keeps whichever overlapping entity is longest;
-- spans: ``extract_many``'s phrases against the pipeline's entity groups trimmed and filtered by
+- spans: the extractor's tags decoded by ``decode_phrases`` (``extract_many``'s phrases, except
+  for a checkpoint whose rescorer nests phrases: those beyond what its tags hold are counted as
+  ``beyond_tags``) against the pipeline's entity groups trimmed and filtered by
   the checkpoint's cleaning (``strip_span``/``reject_reason``, as ``decode_phrases`` applies it),
   by exact ``(start, end)``; overall, and for the spans where both decode the same tags (every
   character from the one before the span's untrimmed start to the one after its end has the same
@@ -46,6 +48,8 @@ import time
 import numpy as np
 
 import common
+
+from keyphrase_tagger.decoding import decode_phrases
 
 TARGET_RATIO = 5.0
 
@@ -181,7 +185,12 @@ def bench_workload(name, texts, methods, pipe, plain, repeats) -> dict:
                "times_s": times[label], "speedup": pipeline_median / s["median_s"]}
         if extractor is not None:
             probs = extractor.predict_probs(texts)
-            row["agreement"] = agreement(texts, last[label], probs, last["pipeline"], extractor.settings.cleaning)
+            cleaning = extractor.settings.cleaning
+            tagged = [decode_phrases(t, p, cleaning) for t, p in zip(texts, probs)]
+            row["agreement"] = agreement(texts, tagged, probs, last["pipeline"], cleaning)
+            row["agreement"]["beyond_tags"] = sum(
+                len({(p.start, p.end) for p in ours} - {(p.start, p.end) for p in flat})
+                for ours, flat in zip(last[label], tagged))
         rows.append(row)
     return {"workload": name, "documents": len(texts), "characters": chars, "methods": rows}
 
