@@ -48,12 +48,14 @@ class Option:
 
 OPTIONS = [
     Option("default", [], "recipe: lexicon features in the input; phrase rescorer over jieba word runs, tagger spans "
-           "and lexicon matches with document, lexicon, tagger and word features (or O prior and gazetteer fusion, "
-           "whichever wins on validation)", retune_from="no_rescore"),
+           "and lexicon matches with document, lexicon, tagger, word and context features (or O prior and gazetteer "
+           "fusion, whichever wins on validation)", retune_from="no_rescore"),
+    Option("rescore_no_context", ["experiment=rescore_no_context"], "default without the context features (the "
+           "words before and after a candidate; the fourth round's default)", retune_from="no_rescore"),
     Option("rescore_flat", ["experiment=rescore_flat"], "default with phrases decoded from the rescorer's tags "
            "(leftmost-longest: no phrase nested in another)", retune_from="no_rescore"),
     Option("rescore_no_words", ["experiment=rescore_no_words"], "rescore_flat without word runs as candidates and "
-           "without word features (the previous recipe's rescorer)", retune_from="no_rescore"),
+           "without word or context features (the second round's rescorer)", retune_from="no_rescore"),
     Option("rescore_no_tagger", ["experiment=rescore_no_tagger"], "rescore_flat without the tagger's spans and "
            "confidences (no BERT in the decision)", retune_from="no_rescore"),
     Option("rescore_linear", ["experiment=rescore_linear"], "rescore_flat with a logistic-regression rescorer "
@@ -112,10 +114,10 @@ def retune_folds(option: Option, base_dir: Path, sweep_dir: Path) -> None:
     """Copy the base's fold models and choose ``option``'s decoding on each fold's validation split."""
     from omegaconf import OmegaConf
 
+    from keyphrase_tagger.candidates import GROUPS, needs_word_stats
     from keyphrase_tagger.checkpoint import CheckpointSettings
     from keyphrase_tagger.data.prepare import prepare_corpus
     from keyphrase_tagger.inference.extractor import KeyphraseExtractor
-    from keyphrase_tagger.candidates import GROUPS
     from keyphrase_tagger.lexicon import Lexicon, build_lexicon
     from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer, leave_one_out_lexicons
     from keyphrase_tagger.recipe import DecodingSettings, tune_decoding
@@ -136,7 +138,7 @@ def retune_folds(option: Option, base_dir: Path, sweep_dir: Path) -> None:
             config = OmegaConf.to_container(decoding_cfg, resolve=True)
             training = [d.document for d in prepared.split("train")]
             # As kpt-train builds it (with word statistics where the rescorer reads them).
-            with_words = bool(config.get("rescore")) and "words" in config.get("rescore_features", GROUPS)
+            with_words = bool(config.get("rescore")) and needs_word_stats(config.get("rescore_features", GROUPS))
             lexicon = build_lexicon(training, with_words=with_words)
             if set(lexicon.listed) != set(Lexicon.load(model_dir).listed):
                 raise SystemExit(f"{model_dir}: the saved lexicon is not this fold's training lexicon")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.corpus import read_corpus
 from keyphrase_tagger.lexicon import build_lexicon
 from keyphrase_tagger.records import B, I, O, Document
-from keyphrase_tagger.segmentation import NO_POS, POS_TAGS, segment
+from keyphrase_tagger.segmentation import NO_POS, POS_TAGS, WordStats, segment
 
 CLEANING = CleaningConfig()
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "raw" / "policy_keyphrases.txt"
@@ -55,6 +56,31 @@ def test_feature_names_follow_the_groups_and_reject_unknown_ones():
 def test_words_group_needs_word_statistics():
     with pytest.raises(ValueError, match="word statistics"):
         candidate_features("数字经济", np.full((4, 3), 1 / 3), build_lexicon(TRAIN), CLEANING, 0.5, GROUPS)
+
+
+def test_context_group_refuses_word_statistics_without_context_counts():
+    lexicon = build_lexicon(TRAIN, with_words=True)
+    old = dataclasses.replace(lexicon, words=WordStats({w: row[:4] for w, row in lexicon.words.counts.items()}))
+    probs = np.full((4, 3), 1 / 3)
+    with pytest.raises(ValueError, match="context counts"):
+        candidate_features("数字经济", probs, old, CLEANING, 0.5, GROUPS)
+    # The groups an older checkpoint's rescorer was fitted on still work with its statistics.
+    names, _ = candidate_features("数字经济", probs, old, CLEANING, 0.5, ("document", "lexicon", "tagger", "words"))
+    assert "数字经济" in names
+
+
+def test_a_word_that_precedes_listed_phrases_raises_the_context_rate():
+    # In training, 推动 is always followed by a listed phrase; 的 never is.
+    train = [Document("a", "推动服务业发展的目标", ("服务业",)), Document("b", "推动数字经济的目标", ("数字经济",))]
+    lexicon = build_lexicon(train, with_words=True)
+    text = "推动绿色发展的绿色发展"
+    names, x = candidate_features(text, np.full((len(text), 3), 1 / 3), lexicon, CLEANING, 0.5, GROUPS)
+    row = x[names.index("绿色发展")]
+    columns = feature_names(GROUPS)
+    # Its first occurrence follows 推动 (2 of 2 occurrences followed by a phrase), its second 的 (0 of 2).
+    assert row[columns.index("before_start_rate")] == pytest.approx(2.1 / 3)
+    assert row[columns.index("max_before_start_rate")] == pytest.approx(2.1 / 3)
+    assert row[columns.index("mean_before_start_rate")] == pytest.approx((2.1 / 3 + 0.1 / 3) / 2)
 
 
 def test_without_the_tagger_candidates_come_from_words_and_the_lexicon_only():
@@ -97,6 +123,16 @@ def naive_features(text: str, probs: np.ndarray, lexicon, phrase: str) -> dict[s
         out["after_pos_none"] = 1.0
     elif after is not None:
         out[f"after_pos_{after}"] = 1.0
+    # context: the rates of the words next to the describing occurrence (none there: 0 and 0.1),
+    # then over every occurrence that starts (ends) on a word boundary with a word before (after) it.
+    out["before_log_occurs"], out["before_start_rate"] = (rates[a - 1, 0], rates[a - 1, 4]) if a > 0 else (0.0, 0.1)
+    out["after_log_occurs"], out["after_end_rate"] = ((rates[b + 1, 0], rates[b + 1, 5]) if b + 1 < len(words)
+                                                      else (0.0, 0.1))
+    each_before = [rates[char_word[s] - 1, 4] if s in word_starts and char_word[s] > 0 else 0.0 for s in starts]
+    each_after = [rates[char_word[s + length - 1] + 1, 5]
+                  if s + length in word_ends and char_word[s + length - 1] + 1 < len(words) else 0.0 for s in starts]
+    out |= {"mean_before_start_rate": np.mean(each_before), "max_before_start_rate": max(each_before),
+            "mean_after_end_rate": np.mean(each_after), "max_after_end_rate": max(each_after)}
     return out
 
 

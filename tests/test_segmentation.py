@@ -39,6 +39,8 @@ def naive_counts(text: str, tags: np.ndarray) -> Counter:
         counts[(w, "starts")] += any(a == s for a, _ in spans)
         counts[(w, "ends")] += any(b == e for _, b in spans)
         counts[(w, "inside")] += any(a <= s and e <= b for a, b in spans)
+        counts[(w, "before_start")] += any(a == e for a, _ in spans)
+        counts[(w, "after_end")] += any(b == s for _, b in spans)
     return counts
 
 
@@ -69,13 +71,24 @@ def test_document_counts_use_the_labeling_function():
     counts = document_word_counts(doc)
     assert counts == word_counts(segment(doc.text), tags)
     assert counts[("数字", "starts")] == 2 and counts[("经济", "ends")] == 2 and counts[("发展", "inside")] == 0
+    # "数字经济|发展|，|数字经济": a phrase ends right before 发展 and starts right after ，.
+    assert counts[("发展", "after_end")] == 1 and counts[("，", "before_start")] == 1
+    assert counts[("发展", "before_start")] == 0
 
 
 def test_rates_are_smoothed_and_unseen_words_get_the_prior():
-    stats = WordStats({"数字": (9, 9, 0, 9)})
+    stats = WordStats({"数字": (9, 9, 0, 9, 3, 0)})
+    assert stats.has_context
     rates = stats.rates(["数字", "未见"])
-    np.testing.assert_allclose(rates[0], [np.log(10), 9.1 / 10, 0.1 / 10, 9.1 / 10])
-    np.testing.assert_allclose(rates[1], [0.0, 0.1, 0.1, 0.1])
+    np.testing.assert_allclose(rates[0], [np.log(10), 9.1 / 10, 0.1 / 10, 9.1 / 10, 3.1 / 10, 0.1 / 10])
+    np.testing.assert_allclose(rates[1], [0.0, 0.1, 0.1, 0.1, 0.1, 0.1])
+
+
+def test_statistics_saved_before_the_context_keys_still_give_their_rates(tmp_path):
+    (tmp_path / "word_stats.json").write_text('{"数字": [9, 9, 0, 9]}', encoding="utf-8")
+    stats = WordStats.load(tmp_path)
+    assert not stats.has_context
+    np.testing.assert_allclose(stats.rates(["数字"])[0], [np.log(10), 9.1 / 10, 0.1 / 10, 9.1 / 10])
 
 
 DOCS = [

@@ -207,6 +207,15 @@ def test_configs_resolve_to_the_documented_run_directory():
     assert cfg.output_dir.startswith("outputs/smoke/")
 
 
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml")))
+def test_every_experiment_composes_with_known_rescorer_features(experiment):
+    from keyphrase_tagger.candidates import GROUPS, feature_names
+
+    cfg = compose("train", [f"experiment={experiment}"])
+    assert cfg.experiment_name == experiment  # each file names its own output folder
+    feature_names((cfg.model.decoding or {}).get("rescore_features", GROUPS))  # raises on an unknown group
+
+
 def first_logged_loss(corpus: Path, run_dir: Path, *extra: str) -> float:
     import csv
 

@@ -10,12 +10,17 @@ Candidates are distinct strings drawn from up to three sources:
 - ``lexicon``: every (overlapping) occurrence of a training-lexicon phrase.
 
 Each candidate is described over all its (overlapping) occurrences in the document by the features
-of the groups in use (:data:`FEATURE_GROUPS`). All array work is vectorised over occurrences.
+of the groups in use (:data:`FEATURE_GROUPS`): ``document`` (counts, position, length), ``lexicon``
+(the training lists' rates), ``tagger`` (its confidences), ``words`` (the candidate's own words) and
+``context`` (the words around it: how often training lists started a phrase right after the word
+before it and ended one right before the word after it). All array work is vectorised over
+occurrences.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,7 +29,7 @@ from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.decoding import decode_phrases, scale_o
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.records import B, I, O
-from keyphrase_tagger.segmentation import N_POS, NO_POS, POS_TAGS, WordStats, Words, segment
+from keyphrase_tagger.segmentation import N_POS, NO_POS, POS_TAGS, Words, segment
 
 MAX_WORDS = 4
 MAX_CHARS = 16
@@ -36,8 +41,17 @@ FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "words": ("n_words", "log_aligned", "all_aligned", "first_log_occurs", "first_start_rate", "last_log_occurs",
               "last_end_rate", "min_inside_rate", "mean_inside_rate",
               *(f"{where}_pos_{tag}" for where in ("first", "last", "before", "after") for tag in _POS_NAMES)),
+    "context": ("before_log_occurs", "before_start_rate", "after_log_occurs", "after_end_rate",
+                "mean_before_start_rate", "mean_after_end_rate", "max_before_start_rate", "max_after_end_rate"),
 }
 GROUPS: tuple[str, ...] = tuple(FEATURE_GROUPS)
+# The groups that read the training documents' word statistics (``Lexicon.words``).
+WORD_STAT_GROUPS: frozenset[str] = frozenset({"words", "context"})
+
+
+def needs_word_stats(groups: Sequence[str]) -> bool:
+    """Whether features of ``groups`` need a lexicon built ``with_words``."""
+    return bool(WORD_STAT_GROUPS & set(groups))
 
 
 def feature_names(groups: Sequence[str]) -> tuple[str, ...]:
@@ -71,12 +85,15 @@ def candidate_features(
 ) -> tuple[list[str], np.ndarray]:
     """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(feature_names(groups)))``
     features; ``probs`` are the tagger's ``(len(text), 3)`` probabilities (only the ``tagger``
-    group reads them); the ``words`` group needs ``lexicon.words``."""
+    group reads them); the ``words`` and ``context`` groups need ``lexicon.words``."""
     names = feature_names(groups)
-    use_words = "words" in groups
-    if use_words:
+    use_words, use_context = "words" in groups, "context" in groups
+    if use_words or use_context:
         if lexicon.words is None:
-            raise ValueError("the 'words' feature group needs a lexicon with word statistics")
+            raise ValueError("the 'words' and 'context' feature groups need a lexicon with word statistics")
+        if use_context and not lexicon.words.has_context:
+            raise ValueError("the 'context' feature group needs word statistics with context counts "
+                             "(saved by an older version: retrain)")
         words = segment(text)
     pool: set[str] = set()
     decoded: set[str] = set()
@@ -126,30 +143,51 @@ def candidate_features(
         columns += [score_max, mean(score), mean(probs[s, B].astype(np.float64)), mean(end_ok),
                     np.array([p in decoded for p in candidates], dtype=np.float64),
                     np.array([p in permissive for p in candidates], dtype=np.float64)]
-    if use_words:
-        columns += _word_columns(k, s, e, c, n, count, words, lexicon.words)
+    if use_words or use_context:
+        where = _Placement.of(k, s, e, c, n, words)
+        rates = lexicon.words.rates(words.strings)
+        if use_words:
+            columns += _word_columns(k, c, count, where, words, rates)
+        if use_context:
+            columns += _context_columns(k, s, e, c, count, where, len(words), rates)
     x = np.column_stack([np.asarray(col, dtype=np.float64) for col in columns])
     if x.shape[1] != len(names):  # the table above and FEATURE_GROUPS must agree
         raise AssertionError(f"{x.shape[1]} feature columns for {len(names)} names")
     return candidates, x
 
 
-def _word_columns(k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, n: int, count: np.ndarray,
-                  words: Words, word_stats: WordStats) -> list[np.ndarray]:
-    """The ``words`` group: how the candidate sits on word boundaries and what its words are."""
-    at_start = np.zeros(n + 1, dtype=bool)
-    at_end = np.zeros(n + 1, dtype=bool)
-    at_start[words.starts] = True
-    at_end[words.ends] = True
-    aligned = at_start[s] & at_end[e]
-    n_aligned = np.bincount(k, weights=aligned, minlength=c)
-    # The occurrence that describes the candidate: its first word-aligned one, else its first.
-    order = np.lexsort((s, ~aligned, k))
-    _, first_of = np.unique(k[order], return_index=True)
-    ref = order[first_of]
-    char_word = words.index_of_chars(n)
-    a, b = char_word[s[ref]], char_word[e[ref] - 1]
-    rates = word_stats.rates(words.strings)  # log occurs, start rate, end rate, inside rate
+@dataclass(frozen=True)
+class _Placement:
+    """How the occurrences ``(k, s, e)`` sit on the words: ``at_start``/``at_end`` flag the word
+    boundaries (``n + 1`` positions); per occurrence its first and last word; per candidate
+    ``ref``, the occurrence that describes it: its first word-aligned one, else its first."""
+
+    at_start: np.ndarray
+    at_end: np.ndarray
+    aligned: np.ndarray
+    first_word: np.ndarray
+    last_word: np.ndarray
+    ref: np.ndarray
+
+    @classmethod
+    def of(cls, k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, n: int, words: Words) -> "_Placement":
+        at_start = np.zeros(n + 1, dtype=bool)
+        at_end = np.zeros(n + 1, dtype=bool)
+        at_start[words.starts] = True
+        at_end[words.ends] = True
+        aligned = at_start[s] & at_end[e]
+        order = np.lexsort((s, ~aligned, k))
+        _, first_of = np.unique(k[order], return_index=True)
+        char_word = words.index_of_chars(n)
+        return cls(at_start, at_end, aligned, char_word[s], char_word[e - 1], order[first_of])
+
+
+def _word_columns(k: np.ndarray, c: int, count: np.ndarray, where: _Placement, words: Words,
+                  rates: np.ndarray) -> list[np.ndarray]:
+    """The ``words`` group: how the candidate sits on word boundaries and what its words are.
+    ``rates``: :meth:`WordStats.rates` of the document's words."""
+    n_aligned = np.bincount(k, weights=where.aligned, minlength=c)
+    a, b = where.first_word[where.ref], where.last_word[where.ref]
     inside = np.append(rates[:, 3], 0.0)
     bounds = np.column_stack([a, b + 1]).ravel()
     min_inside = np.minimum.reduceat(inside, bounds)[::2]
@@ -163,3 +201,28 @@ def _word_columns(k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, n: int, c
         onehot[np.arange(c), ids] = 1.0
         columns += list(onehot.T)
     return columns
+
+
+def _context_columns(k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, count: np.ndarray,
+                     where: _Placement, n_words: int, rates: np.ndarray) -> list[np.ndarray]:
+    """The ``context`` group: the word before the describing occurrence (how common, how often a
+    listed phrase started right after it) and the word after it (how often one ended right before
+    it); then the same two rates averaged and maximised over all occurrences, counted only where
+    the occurrence starts (ends) on a word boundary, else 0."""
+    # One extra row for "no word there" (index -1 before the first word, n_words after the last):
+    # never seen, so the prior rate 0.1.
+    log_occurs = np.append(rates[:, 0], 0.0)
+    before_start = np.append(rates[:, 4], 0.1)
+    after_end = np.append(rates[:, 5], 0.1)
+    a, b = where.first_word[where.ref], where.last_word[where.ref]
+    fw, lw = where.first_word, where.last_word
+    starts_ok = where.at_start[s] & (fw > 0)
+    ends_ok = where.at_end[e] & (lw + 1 < n_words)
+    each_before = np.where(starts_ok, before_start[fw - 1], 0.0)
+    each_after = np.where(ends_ok, after_end[np.minimum(lw + 1, n_words)], 0.0)
+    max_before, max_after = np.zeros(c), np.zeros(c)
+    np.maximum.at(max_before, k, each_before)
+    np.maximum.at(max_after, k, each_after)
+    return [log_occurs[a - 1], before_start[a - 1], log_occurs[b + 1], after_end[b + 1],
+            np.bincount(k, weights=each_before, minlength=c) / count,
+            np.bincount(k, weights=each_after, minlength=c) / count, max_before, max_after]

@@ -6,7 +6,10 @@ the distinct gold phrases are 1-5 consecutive jieba words; 77 % of their occurre
 on word boundaries). A small tagger trained from scratch on ~200k characters cannot learn where
 Chinese words begin and end; jieba's dictionary knows it. So the phrase rescorer takes word runs as
 candidates and describes each by its words: their part of speech, and how often the training lists
-started a phrase at the first word, ended one at the last, or covered each word.
+started a phrase at the first word, ended one at the last, or covered each word; and by the words
+around it: how often a listed phrase began right after the word before it, or ended right before
+the word after it (in the embedded corpus a listed phrase follows 58-79 % of the occurrences of
+促进, 推动, 提升 and 开展, and precedes 52 % of those of 等).
 
 ``rjieba`` (Rust bindings of jieba-rs) is used rather than ``jieba``: the same dictionary and tag
 set, ~35x faster (it segments the 250k-character corpus in 0.07 s), maintained, and it writes no
@@ -36,8 +39,11 @@ POS_TAGS: tuple[str, ...] = ("n", "x", "v", "vn", "p", "uj", "ns", "c", "m", "a"
 OTHER_POS, NO_POS = len(POS_TAGS), len(POS_TAGS) + 1
 N_POS = len(POS_TAGS) + 2
 _POS_ID = {tag: i for i, tag in enumerate(POS_TAGS)}
-# Counters kept per word: occurrences; a gold span starts at the word / ends with it / covers it.
-STAT_KEYS: tuple[str, ...] = ("occurs", "starts", "ends", "inside")
+# Counters kept per word: occurrences; a gold span starts at the word / ends with it / covers it /
+# starts right after it / ends right before it.
+STAT_KEYS: tuple[str, ...] = ("occurs", "starts", "ends", "inside", "before_start", "after_end")
+# Word statistics saved before the last two keys existed hold only the first four.
+_OLD_STAT_KEYS = 4
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,8 @@ def word_counts(words: Words, tags: np.ndarray) -> Counter:
     first, last = span_id[words.starts], span_id[np.maximum(words.ends - 1, 0)]
     inside = (first > 0) & (first == last)
     counts: Counter = Counter((w, "occurs") for w in words.strings)
-    for key, flags in (("starts", span_start[words.starts]), ("ends", span_end[words.ends]), ("inside", inside)):
+    for key, flags in (("starts", span_start[words.starts]), ("ends", span_end[words.ends]), ("inside", inside),
+                       ("before_start", span_start[words.ends]), ("after_end", span_end[words.starts])):
         counts.update((words.strings[k], key) for k in np.flatnonzero(flags).tolist())
     return counts
 
@@ -103,12 +110,20 @@ def document_word_counts(document: Document) -> Counter:
 class WordStats:
     """Per word of the training documents: counts of :data:`STAT_KEYS`. Saved with the checkpoint."""
 
-    counts: dict[str, tuple[int, int, int, int]]
+    counts: dict[str, tuple[int, ...]]  # per word, one count per STAT_KEYS entry
+
+    @property
+    def has_context(self) -> bool:
+        """Whether the counts include the ``before_start``/``after_end`` keys (statistics saved by
+        older versions do not)."""
+        return all(len(row) == len(STAT_KEYS) for row in self.counts.values())
 
     def rates(self, strings: Sequence[str]) -> np.ndarray:
-        """``(len(strings), 4)``: log(1 + occurrences), then the smoothed rates at which a gold
-        span started at, ended with and covered the word (an unseen word gets 0.1)."""
-        table = np.array([self.counts.get(w, (0, 0, 0, 0)) for w in strings], dtype=np.float64).reshape(-1, 4)
+        """``(len(strings), len(STAT_KEYS))``: log(1 + occurrences), then the smoothed rate of each
+        other key per occurrence (an unseen word gets 0.1). Statistics without the context keys
+        give only the first four columns."""
+        width = len(STAT_KEYS) if self.has_context else _OLD_STAT_KEYS
+        table = np.array([self.counts.get(w, (0,) * width) for w in strings], dtype=np.float64).reshape(-1, width)
         out = np.empty_like(table)
         out[:, 0] = np.log1p(table[:, 0])
         out[:, 1:] = (table[:, 1:] + 0.1) / (table[:, :1] + 1.0)
@@ -134,7 +149,7 @@ class WordStats:
         path = Path(directory) / WORD_STATS_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls({w: tuple(int(x) for x in v[:4]) for w, v in data.items()})
+            return cls({w: tuple(int(x) for x in v[: len(STAT_KEYS)]) for w, v in data.items()})
         except FileNotFoundError:
             raise CheckpointError(f"{path}: missing (the word statistics the phrase rescorer needs)") from None
         except (ValueError, TypeError, AttributeError) as err:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from keyphrase_tagger.candidates import GROUPS
+from keyphrase_tagger.candidates import GROUPS, needs_word_stats
 from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.prepare import LabeledDocument, prepare_corpus
@@ -152,7 +152,7 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     decoding_group = cfg.model.get("decoding") or {}
     rescore = bool(decoding_group.get("rescore"))
     # Word statistics only where the rescorer's word features read them.
-    with_words = rescore and "words" in decoding_group.get("rescore_features", GROUPS)
+    with_words = rescore and needs_word_stats(decoding_group.get("rescore_features", GROUPS))
     lexicon = build_lexicon((d.document for d in train_docs), with_words=with_words)
     # Each training document's lexicon without it: shared by the input features and the rescorer
     # (the same objects, so each one's matcher is built once).
