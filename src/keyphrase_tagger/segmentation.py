@@ -18,6 +18,7 @@ cache files.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -112,10 +113,10 @@ class WordStats:
 
     counts: dict[str, tuple[int, ...]]  # per word, one count per STAT_KEYS entry
 
-    @property
+    @functools.cached_property
     def has_context(self) -> bool:
         """Whether the counts include the ``before_start``/``after_end`` keys (statistics saved by
-        older versions do not)."""
+        older versions do not). Checked once per statistics object, not per document."""
         return all(len(row) == len(STAT_KEYS) for row in self.counts.values())
 
     def rates(self, strings: Sequence[str]) -> np.ndarray:
