@@ -219,7 +219,7 @@ def _context_columns(k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, count:
     starts_ok = where.at_start[s] & (fw > 0)
     ends_ok = where.at_end[e] & (lw + 1 < n_words)
     each_before = np.where(starts_ok, before_start[fw - 1], 0.0)
-    each_after = np.where(ends_ok, after_end[np.minimum(lw + 1, n_words)], 0.0)
+    each_after = np.where(ends_ok, after_end[lw + 1], 0.0)  # lw + 1 <= n_words: the extra row at most
     max_before, max_after = np.zeros(c), np.zeros(c)
     np.maximum.at(max_before, k, each_before)
     np.maximum.at(max_after, k, each_after)

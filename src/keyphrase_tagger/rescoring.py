@@ -193,8 +193,8 @@ def fit_rescorer(
     choose the threshold by phrase micro F1 on ``validation`` (seen with ``lexicon``); return the
     rescorer (threshold folded in) and its validation F1. ``hidden`` > 0 fits a one-hidden-layer
     network of that width (``steps`` full-batch Adam steps) instead of the logistic regression;
-    ``groups``: the feature groups of ``candidates.py``. The ``words`` group needs lexicons built
-    with word statistics (``build_lexicon(..., with_words=True)``). ``nested``: phrases are every
+    ``groups``: the feature groups of ``candidates.py``. The ``words`` and ``context`` groups need
+    lexicons built with word statistics (``build_lexicon(..., with_words=True)``). ``nested``: phrases are every
     occurrence of the accepted strings, not what their tags decode to."""
     groups = tuple(g for g in GROUPS if g in groups)
     untrained = Rescorer(candidate_o_scale, (), (), (), groups=groups, nested=nested)
