@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 # Elsewhere, point pip at a CPU wheel index, e.g. TORCH_PIP_ARGS="--index-url <cpu wheel index>".
 TORCH_PIP_ARGS ?=
-RUN_DIR ?= outputs/default/$(shell date +%Y-%m-%d_%H-%M-%S)
+# Simply expanded: one stamp for both commands of a make train.
+RUN_STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
+RUN_DIR ?= outputs/default/$(RUN_STAMP)
 
 .PHONY: install train prepare test test-fast benchmark clean
 

@@ -63,9 +63,11 @@ def validation_scores(model_dir: Path, overrides: list[str]) -> tuple[float, flo
 def test_torchrun_without_output_dir_writes_exactly_one_run_directory(tmp_path):
     torchrun(SMOKE, cwd=tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
-    runs = list((tmp_path / "outputs" / "smoke").iterdir())
+    runs = [p for p in (tmp_path / "outputs" / "smoke").iterdir() if p.name != "latest"]
     assert len(runs) == 1, "every rank must reuse rank 0's run directory"
     run_dir = runs[0]
+    assert os.readlink(run_dir.parent / "latest") == run_dir.name
+    assert json.loads((run_dir / "run_info.json").read_text(encoding="utf-8"))["run_stamp"] == run_dir.name
     for name in ("model/model.safetensors", "model/keyphrase_tagger.json", "model/lexicon.json", "metrics.json",
                  "run_info.json", ".hydra/config.yaml"):
         assert (run_dir / name).is_file(), name

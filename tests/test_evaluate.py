@@ -14,9 +14,10 @@ import pytest
 
 from keyphrase_tagger.data.cleaning import CleaningConfig, clean_phrases
 from keyphrase_tagger.data.corpus import read_corpus
-from keyphrase_tagger.errors import CheckpointError, ConfigError
+from conftest import compose
+from keyphrase_tagger.errors import CheckpointError, ConfigError, CorpusFormatError
 from keyphrase_tagger.evaluation.analysis import frequent_errors, length_bucket, scores_by_length
-from keyphrase_tagger.evaluation.evaluate import build_report, write_report
+from keyphrase_tagger.evaluation.evaluate import build_report, evaluate, write_report
 from keyphrase_tagger.evaluation.metrics import prf
 from keyphrase_tagger.evaluation.report import learning_curve_points, plot_learning_curve, read_log_history
 from keyphrase_tagger.lexicon import LEXICON_FILE
@@ -111,8 +112,8 @@ def test_calibrated_gazetteer_uses_a_subset_of_the_full_lexicon(report):
 
 def test_report_files_are_written(report, report_dir):
     assert json.loads((report_dir / "report.json").read_text(encoding="utf-8")) == json.loads(json.dumps(report))
-    for name in ("scores_by_length.png", "learning_curve.png"):
-        assert (report_dir / name).read_bytes()[:8] == PNG_MAGIC
+    assert (report_dir / "scores_by_length.png").read_bytes()[:8] == PNG_MAGIC
+    assert not (report_dir / "learning_curve.png").exists()  # the training run's, linked from report.md
 
 
 def test_report_markdown_has_summary_documents_errors_and_lengths(report, report_dir):
@@ -127,15 +128,53 @@ def test_report_markdown_has_summary_documents_errors_and_lengths(report, report
         assert f"| {row['length']} |" in md
     if report["errors"]["false_negatives"]:
         assert report["errors"]["false_negatives"][0][0] in md
-    assert "![learning curve](learning_curve.png)" in md
+    curve = Path(report["checkpoint"]).parent / "learning_curve.png"
+    assert curve.is_file() and f"![learning curve]({os.path.relpath(curve, report_dir)})" in md
 
 
-def test_writing_into_the_run_directory_keeps_the_model(report, smoke_run, tmp_path):
+def test_writing_into_the_run_directory_is_refused_and_keeps_the_model(report, smoke_run, tmp_path):
     run = shutil.copytree(smoke_run, tmp_path / "run")
-    write_report(dict(report, checkpoint=str(run / "model")), run)
+    before = sorted(p.name for p in run.iterdir())
+    with pytest.raises(ConfigError, match=r"^output_dir=.*run: holds the checkpoint"):
+        write_report(dict(report, checkpoint=str(run / "model")), run)
     assert (run / "model" / "config.json").is_file()
-    assert (run / "report.md").is_file()
-    assert not list(run.glob(".report.*"))
+    assert sorted(p.name for p in run.iterdir()) == before
+
+
+def test_report_directory_with_files_the_program_did_not_write_is_refused_and_kept(report, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.md").write_text("mine")
+    with pytest.raises(ConfigError, match=r"^output_dir=.*out: holds files keyphrase-tagger did not write"):
+        write_report(report, tmp_path / "out")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["notes.md"]
+
+
+def test_new_report_replaces_the_earlier_one_whole(report, tmp_path):
+    out = write_report(report, tmp_path / "out")
+    assert "learning_curve.png" in (out / "report.md").read_text(encoding="utf-8")
+    (out / "stale.png").write_bytes(PNG_MAGIC)  # a file the next report does not write
+    # A checkpoint whose run directory has no learning curve: the new report links none.
+    write_report(dict(report, checkpoint=str(tmp_path / "elsewhere" / "model"), n_documents=0), out)
+    assert not (out / "stale.png").exists()
+    assert "learning_curve.png" not in (out / "report.md").read_text(encoding="utf-8")
+    assert json.loads((out / "report.json").read_text(encoding="utf-8"))["n_documents"] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_evaluate_refuses_an_unusable_output_dir_before_running_the_model(smoke_run, tmp_path):
+    cfg = compose("evaluate", [f"checkpoint={smoke_run / 'model'}", f"output_dir={smoke_run}", "device=cpu"])
+    with pytest.raises(ConfigError, match="holds the checkpoint"):
+        evaluate(cfg)
+
+
+def test_evaluate_honours_on_missing_phrase_error(smoke_checkpoint, tmp_path):
+    corpus = tmp_path / "missing.txt"
+    corpus.write_text(EXTERNAL + "发展服务业\n[服务业,港口]\n", encoding="utf-8")
+    overrides = [f"checkpoint={smoke_checkpoint}", f"data.corpus_path={corpus}", "split=all",
+                 f"output_dir={tmp_path / 'out'}", "device=cpu"]
+    with pytest.raises(CorpusFormatError, match=r'missing\.txt:8: phrase "港口" does not occur'):
+        evaluate(compose("evaluate", [*overrides, "data.on_missing_phrase=error"]))
+    assert not (tmp_path / "out").exists()
 
 
 def test_split_without_documents_is_a_config_error(smoke_checkpoint, tmp_path):

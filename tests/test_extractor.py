@@ -13,7 +13,8 @@ from keyphrase_tagger import KeyphraseExtractor
 from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.encoding import build_char_vocab, make_char_tokenizer
-from keyphrase_tagger.errors import CheckpointError
+from keyphrase_tagger.errors import CheckpointError, ConfigError
+from keyphrase_tagger.inference.extractor import resolve_device
 from keyphrase_tagger.records import Phrase
 
 PHRASE = "现代服务业"
@@ -170,6 +171,51 @@ def test_a_directory_that_is_not_a_checkpoint_is_refused(tmp_path, smoke_run):
         KeyphraseExtractor.from_pretrained(tmp_path)
     with pytest.raises(CheckpointError, match="pass the run's model/ directory"):
         KeyphraseExtractor.from_pretrained(smoke_run)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "8", None])
+def test_a_batch_size_that_is_not_a_positive_integer_is_refused(stub_tokenizer, batch_size):
+    with pytest.raises(ConfigError, match="batch_size="):
+        stub_extractor(stub_tokenizer, max_chars=10, stride=4, batch_size=batch_size)
+
+
+def test_loading_with_a_bad_batch_size_is_refused_before_the_model_loads(tmp_path):
+    # The directory is no checkpoint at all: the batch size is judged first.
+    with pytest.raises(ConfigError, match="batch_size=-1"):
+        KeyphraseExtractor.from_pretrained(tmp_path, batch_size=-1)
+
+
+@pytest.mark.parametrize("device", ["banana", "CPU", "cuda:x", "", "meta"])
+def test_a_device_torch_does_not_know_or_cannot_run_on_is_refused(device):
+    with pytest.raises(ConfigError, match="device="):
+        resolve_device(device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", 0])
+def test_cuda_on_a_machine_without_it_is_refused(device):
+    with pytest.raises(ConfigError, match="no cuda device"):
+        resolve_device(device)
+
+
+def test_cpu_and_auto_devices_resolve():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_one_string_where_many_texts_are_expected_is_refused(extractor):
+    for call in (extractor.extract_many, extractor.predict, extractor.predict_probs):
+        with pytest.raises(TypeError, match="expected a sequence of texts, got one str"):
+            call("现代服务业")
+    with pytest.raises(TypeError, match=r"texts\[1\] is int"):
+        extractor.extract_many(["现代服务业", 5])
+
+
+def test_a_lone_surrogate_is_refused_naming_the_text_and_character(extractor):
+    with pytest.raises(ValueError, match=r"texts\[1\]: character 2 is a lone surrogate U\+D800"):
+        extractor.extract_many(["现代服务业", "服务\ud800业"])
+    with pytest.raises(ValueError, match=r"texts\[0\]: character 0 is a lone surrogate U\+DC00"):
+        extractor.extract("\udc00现代服务业")
 
 
 def test_importable_from_the_package_root():

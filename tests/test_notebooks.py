@@ -54,6 +54,11 @@ def outputs_of(nb: nbformat.NotebookNode, mime: str) -> list[str]:
             if o.get("output_type") in ("display_data", "execute_result") and mime in o.get("data", {})]
 
 
+def stderr_of(nb: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                   if o.get("output_type") == "stream" and o.get("name") == "stderr")
+
+
 @pytest.fixture(scope="module")
 def evaluation_report(smoke_checkpoint: Path, tmp_path_factory) -> Path:
     from keyphrase_tagger.evaluation.evaluate import build_report, write_report
@@ -67,6 +72,7 @@ def test_corpus_exploration_notebook_runs_top_to_bottom():
     corpus = NOTEBOOKS.parent / "data" / "raw" / "policy_keyphrases.txt"
     nb = execute("01_corpus_exploration.ipynb", {"corpus_path": str(corpus)})
     assert outputs_of(nb, "image/png"), "the notebook draws its plots"
+    assert "TqdmWarning" not in stderr_of(nb)
 
 
 @pytest.mark.slow
@@ -79,6 +85,7 @@ def test_error_analysis_notebook_runs_top_to_bottom(smoke_checkpoint, evaluation
     html = "\n".join(outputs_of(nb, "text/html"))
     assert "gold span missed" in html  # the legend of the rendered documents
     assert outputs_of(nb, "image/png")
+    assert "TqdmWarning" not in stderr_of(nb)  # no ipywidgets here: tqdm's text bars, without a warning
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)

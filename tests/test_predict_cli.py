@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, compose
+
+from keyphrase_tagger.errors import ConfigError
+from keyphrase_tagger.inference.predict import predict
 
 BIN = Path(sys.executable).parent
 DOCS = [
@@ -126,6 +130,8 @@ def test_a_directory_that_is_not_a_checkpoint_is_one_line_on_stderr(smoke_run, t
         (["input=docs.txt", "output=phrases.jsonl"], "checkpoint= is required"),
         (["input=docs.txt", "output=.", "checkpoint=CKPT"], "is a directory"),
         (["input=docs.txt", "output=phrases.jsonl", "checkpoint=CKPT", "top_k=-1"], "top_k=-1"),
+        (["input=docs.txt", "output=phrases.jsonl", "checkpoint=CKPT", "top_k=abc"], "top_k"),
+        (["input=docs.txt", "output=phrases.jsonl", "checkpoint=CKPT", "batch_size=-1"], "batch_size"),
     ],
 )
 def test_bad_arguments_are_one_line_on_stderr(smoke_checkpoint, tmp_path, args, message):
@@ -133,6 +139,38 @@ def test_bad_arguments_are_one_line_on_stderr(smoke_checkpoint, tmp_path, args, 
     args = [a.replace("CKPT", str(smoke_checkpoint)) for a in args]
     assert_one_line_error(kpt_predict(args, cwd=tmp_path), message)
     assert not (tmp_path / "phrases.jsonl").exists()
+
+
+def test_a_checkpoint_without_its_tokenizer_is_one_line_on_stderr_and_exit_2(smoke_checkpoint, tmp_path):
+    checkpoint = tmp_path / "model"
+    shutil.copytree(smoke_checkpoint, checkpoint)
+    (checkpoint / "tokenizer.json").unlink()
+    (tmp_path / "docs.txt").write_text("服务业\n", encoding="utf-8")
+    result = kpt_predict([f"checkpoint={checkpoint}", "input=docs.txt", "output=phrases.jsonl"], cwd=tmp_path)
+    assert_one_line_error(result, r"tokenizer\.json: missing")
+    assert result.returncode == 2
+    assert not (tmp_path / "phrases.jsonl").exists()
+
+
+@pytest.mark.parametrize("override", ["batch_size=0", "batch_size=2.5", "documents_per_chunk=0", "top_k=abc",
+                                      "top_k=1.5", "min_score=abc", "unique=maybe", "device=banana", "device=cuda:99"])
+def test_bad_prediction_values_are_config_errors_naming_the_key(smoke_checkpoint, tmp_path, override):
+    (tmp_path / "docs.txt").write_text("服务业\n", encoding="utf-8")
+    output = tmp_path / "phrases.jsonl"
+    cfg = compose("predict", [f"checkpoint={smoke_checkpoint}", f"input={tmp_path / 'docs.txt'}", f"output={output}",
+                              override])
+    with pytest.raises(ConfigError, match=rf"\b{override.split('=')[0]}\b"):
+        predict(cfg)
+    assert not output.exists()
+
+
+def test_output_naming_the_input_file_is_refused_and_the_input_kept(smoke_checkpoint, tmp_path):
+    docs = tmp_path / "docs.txt"
+    docs.write_text("服务业\n", encoding="utf-8")
+    cfg = compose("predict", [f"checkpoint={smoke_checkpoint}", f"input={docs}", f"output={tmp_path / '.' / 'docs.txt'}"])
+    with pytest.raises(ConfigError, match=r"output=.*is the input file"):
+        predict(cfg)
+    assert docs.read_text(encoding="utf-8") == "服务业\n"
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, message: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import CORPUS, compose
 from keyphrase_tagger.data.labeling import tag_ids_to_strings
-from keyphrase_tagger.data.prepare import prepare_corpus, save_prepared, to_dataset_dict, write_atomically
+from keyphrase_tagger.data.prepare import prepare_corpus, save_prepared, to_dataset_dict
 from keyphrase_tagger.data.splits import SPLITS
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
 from test_cleaning import PINNED_STRIP_CHARS
@@ -124,28 +124,54 @@ def test_kfold_config_gives_the_fold_as_test_split(tmp_path):
 # --- writing ----------------------------------------------------------------------------------
 
 
-def test_write_atomically_leaves_nothing_when_writing_fails(tmp_path):
-    def fail(directory: Path) -> None:
-        (directory / "half.txt").write_text("half")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        write_atomically(tmp_path / "out", fail)
-    assert list(tmp_path.iterdir()) == []
+# Replacing, refusing and cleaning up in general: test_outputs.py. Here: what it means for a dataset.
 
 
-def test_write_atomically_replaces_an_older_output(tmp_path):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "stale.txt").write_text("old")
-    write_atomically(tmp_path / "out", lambda d: (d / "new.txt").write_text("new"))
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["new.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+def test_rerun_replaces_its_own_earlier_dataset(tmp_path):
+    save_prepared(prepared(tmp_path, THREE_DOCUMENTS), tmp_path / "out")
+    save_prepared(prepared(tmp_path, "发展服务业\n[服务业]\n"), tmp_path / "out")
+    dataset = datasets.load_from_disk(str(tmp_path / "out"))
+    assert sum(dataset[name].num_rows for name in SPLITS) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "out"]
 
 
-def test_output_directory_gets_ordinary_permissions(tmp_path):
-    write_atomically(tmp_path / "out", lambda d: None)
-    (tmp_path / "plain").mkdir()
-    assert (tmp_path / "out").stat().st_mode == (tmp_path / "plain").stat().st_mode
+def test_saved_dataset_loads_back_as_the_dataset_dict(tmp_path):
+    corpus = prepared(tmp_path, THREE_DOCUMENTS)
+    save_prepared(corpus, tmp_path / "out")
+    loaded = datasets.load_from_disk(str(tmp_path / "out"))
+    expected = to_dataset_dict(corpus)
+    assert sorted(loaded) == sorted(SPLITS)
+    assert all(loaded[name].to_list() == expected[name].to_list() for name in SPLITS)
+
+
+@pytest.mark.parametrize("where", ["corpus folder", "its parent"])
+def test_processed_dir_holding_the_corpus_is_refused_and_the_corpus_kept(tmp_path, where):
+    (tmp_path / "raw").mkdir()
+    corpus = prepared(tmp_path / "raw", THREE_DOCUMENTS)
+    target = tmp_path / "raw" if where == "corpus folder" else tmp_path
+    with pytest.raises(ConfigError, match=r"^data\.processed_dir=.*: holds the corpus"):
+        save_prepared(corpus, target)
+    assert (tmp_path / "raw" / "corpus.txt").read_text(encoding="utf-8") == THREE_DOCUMENTS
+    assert [p.name for p in tmp_path.iterdir()] == ["raw"]
+
+
+def test_processed_dir_with_files_the_program_did_not_write_is_refused(tmp_path):
+    corpus = prepared(tmp_path, THREE_DOCUMENTS)
+    (tmp_path / "processed").mkdir()
+    (tmp_path / "processed" / "notes.md").write_text("mine")
+    with pytest.raises(ConfigError, match=r"^data\.processed_dir=.*processed: holds files keyphrase-tagger did not"):
+        save_prepared(corpus, tmp_path / "processed")
+    assert [p.name for p in (tmp_path / "processed").iterdir()] == ["notes.md"]
+
+
+def test_more_folds_than_documents_is_a_config_error_naming_both(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.split\.kfold=5 exceeds the 3 documents"):
+        prepared(tmp_path, THREE_DOCUMENTS, "data.split.kfold=5")
+
+
+def test_ratios_that_are_not_three_numbers_are_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"data\.split\.ratios must be three"):
+        prepared(tmp_path, THREE_DOCUMENTS, "data.split.ratios=[1,1]")
 
 
 # --- kpt-prepare end to end -------------------------------------------------------------------
@@ -217,6 +243,31 @@ def test_failed_kpt_prepare_leaves_an_earlier_dataset_untouched(tmp_path):
     result = run_prepare(tmp_path, "data.corpus_path=corpus.txt", "data.processed_dir=processed")
     assert result.returncode != 0
     assert [p.name for p in (tmp_path / "processed").iterdir()] == ["dataset_dict.json"]
+
+
+def file_contents(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_kpt_prepare_refuses_the_working_directory_and_leaves_every_file(tmp_path):
+    write_corpus(tmp_path, THREE_DOCUMENTS)
+    (tmp_path / "notes.md").write_text("mine")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "main.py").write_text("print('mine')\n")
+    before = file_contents(tmp_path)
+    result = run_prepare(tmp_path, "data.corpus_path=corpus.txt", "data.processed_dir=.")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: data.processed_dir=.: is the working directory or holds it; name a directory of its own"]
+    assert file_contents(tmp_path) == before
+
+
+def test_kpt_prepare_refuses_more_folds_than_the_embedded_corpus_has_documents(tmp_path):
+    result = run_prepare(tmp_path, f"data.corpus_path={CORPUS}", "data.processed_dir=processed", "data.split.kfold=60")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: data.split.kfold=60 exceeds the 40 documents of the corpus: every fold needs a test document"]
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- the embedded corpus, every tag checked ---------------------------------------------------

@@ -15,6 +15,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decoding import decode_phrases
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
 from keyphrase_tagger.lexicon import build_lexicon
+from keyphrase_tagger.lexicon_features import leave_one_out_lexicons
 from keyphrase_tagger.recipe import DecodingSettings, adjust, fusion_matcher, tune_decoding
 from keyphrase_tagger.records import B, I, O, Document
 
@@ -139,3 +140,30 @@ def test_training_saves_decoding_settings_chosen_on_validation(smoke_checkpoint)
     metrics = json.loads((smoke_checkpoint.parent / "metrics.json").read_text(encoding="utf-8"))
     # Tuning starts from the untouched model, so it can only match or beat its validation score.
     assert metrics["eval_tuned_phrase_f1"] >= metrics["eval_phrase_f1"] - 1e-9
+
+
+def test_settings_describe_themselves_in_one_short_line_without_the_weights():
+    assert DecodingSettings().describe() == "O scale 1, no fusion"
+    assert DecodingSettings(0.7, 0.2, 0.3).describe() == (
+        "O scale 0.7, fusion of lexicon phrases with rate > 0.2 at weight 0.3")
+    rescore = {"candidate_o_scale": 0.5, "features": ["bias", "log_count"], "hidden": [[0.1, 0.2]] * 64,
+               "hidden_bias": [0.0] * 64, "output": [0.5] * 64, "nested": True}
+    assert DecodingSettings(rescore=rescore).describe() == (
+        "phrase rescorer (hidden 64, 2 features, candidates at O scale 0.5, nested phrases)")
+    assert "logistic regression" in DecodingSettings(rescore=dict(rescore, hidden=[])).describe()
+
+
+def test_tuning_logs_each_step_with_its_result_in_short_lines(caplog):
+    lexicon = build_lexicon(TRAIN, with_words=True)
+    train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
+    docs = [Document("v", "数字经济和服务业", ("数字经济", "服务业"))]
+    with caplog.at_level("INFO", logger="keyphrase_tagger"):
+        tune_decoding(docs, [confident_o(8)], lexicon, CLEANING,
+                      {"rescore": True, "rescore_hidden": 4, "rescore_steps": 20}, train=train)
+    messages = [r.getMessage() for r in caplog.records]
+    for step in ("decoding: best of 27 O prior / fusion settings on 1 validation documents",
+                 "rescorer: ", "candidates of 3 training documents",
+                 "rescorer: hidden layer of 4, 20 Adam steps fitted",
+                 "rescorer: threshold ", "decoding: phrase rescorer "):
+        assert any(step in m for m in messages), step
+    assert all(len(m) < 300 and "np.float64" not in m for m in messages)

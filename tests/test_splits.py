@@ -51,17 +51,26 @@ def test_kfold_is_seeded():
     assert split_indices(40, seed=3, kfold=4, fold=2) == split_indices(40, seed=3, kfold=4, fold=2)
 
 
-@pytest.mark.parametrize("kfold,fold", [(1, 0), (5, 5), (5, -1)])
+@pytest.mark.parametrize("kfold,fold", [(1, 0), (0, 0), (5, 5), (5, -1), (2.5, 0), (True, 0), ("5", 0)])
 def test_impossible_fold_is_a_config_error(kfold, fold):
     with pytest.raises(ConfigError, match="kfold"):
         split_indices(40, kfold=kfold, fold=fold)
 
 
-def test_negative_or_all_zero_ratios_are_config_errors():
-    with pytest.raises(ConfigError):
-        split_indices(10, ratios=(1.0, -0.1, 0.1))
-    with pytest.raises(ConfigError):
-        split_indices(10, ratios=(0, 0, 0))
+def test_fold_without_kfold_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"data\.split\.fold=2 needs data\.split\.kfold"):
+        split_indices(40, fold=2)
+
+
+def test_null_fold_means_the_first():
+    assert split_indices(40, kfold=4, fold=None) == split_indices(40, kfold=4, fold=0)
+
+
+@pytest.mark.parametrize("ratios", [(1.0, -0.1, 0.1), (0, 0, 0), (1, 1), (1, 1, 1, 1), 0.8, "811", (1, "a", 1),
+                                    (1, float("nan"), 1), (1, float("inf"), 1), (True, False, False)])
+def test_ratios_other_than_three_non_negative_numbers_are_config_errors(ratios):
+    with pytest.raises(ConfigError, match=r"^data\.split\.ratios must be three non-negative numbers"):
+        split_indices(10, ratios=ratios)
 
 
 def test_empty_corpus_is_a_config_error():
@@ -79,8 +88,13 @@ def test_tiny_corpora_split_with_a_warning_for_each_empty_split(n, caplog):
     assert all(any(repr(name) in r.getMessage() for r in caplog.records) for name in empty)
 
 
-def test_more_folds_than_documents_still_partitions():
-    assert_partition(split_indices(3, kfold=5, fold=4), 3)
+def test_more_folds_than_documents_is_a_config_error_naming_both():
+    with pytest.raises(ConfigError, match=r"^data\.split\.kfold=5 exceeds the 3 documents of the corpus"):
+        split_indices(3, kfold=5, fold=4)
+
+
+def test_as_many_folds_as_documents_gives_one_test_document_each():
+    assert sorted(split_indices(3, kfold=3, fold=i)["test"] for i in range(3)) == [[0], [1], [2]]
 
 
 @settings(max_examples=200, deadline=None)
@@ -92,5 +106,6 @@ def test_more_folds_than_documents_still_partitions():
     data=st.data(),
 )
 def test_any_split_is_disjoint_and_complete(n, seed, ratios, kfold, data):
+    kfold = min(kfold, n) if kfold and n >= 2 else None  # more folds than documents is refused (above)
     fold = data.draw(st.integers(0, kfold - 1)) if kfold else 0
     assert_partition(split_indices(n, seed=seed, ratios=ratios, kfold=kfold, fold=fold), n)

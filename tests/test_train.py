@@ -50,9 +50,11 @@ def assert_is_checkpoint(model_dir: Path) -> None:
 
 
 def test_kpt_train_smoke_leaves_a_complete_run_directory(tmp_path):
-    run_dir = tmp_path / "run"
-    result = run_cli([str(BIN / "kpt-train"), *SMOKE, f"output_dir={run_dir}"], cwd=tmp_path)
+    result = run_cli([str(BIN / "kpt-train"), *SMOKE], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    experiment_dir = tmp_path / "outputs" / "smoke"
+    (run_dir,) = [p for p in experiment_dir.iterdir() if p.name != "latest"]
+    assert os.readlink(experiment_dir / "latest") == run_dir.name
     assert_is_checkpoint(run_dir / "model")
     saved = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text(encoding="utf-8"))
     assert saved["experiment_name"] == "smoke" and saved["data"]["max_documents"] == 3
@@ -63,13 +65,20 @@ def test_kpt_train_smoke_leaves_a_complete_run_directory(tmp_path):
     assert info["packages"]["transformers"]
     assert info["seed"] == 42 and info["wall_time_s"] > 0
     assert info["run_dir"] == str(run_dir) and info["config"]["output_dir"] == str(run_dir)
+    assert info["run_stamp"] == run_dir.name == info["config"]["run_stamp"]  # the stamp Hydra named it by
     assert info["config"]["data"]["window"] == {"max_chars": 62, "stride": 16}  # resolved, as used
     assert info["data_stats"]["all"]["documents"] == 40
     assert info["data_stats"]["train"]["documents"] + info["data_stats"]["validation"]["documents"] <= 40
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert 0.0 <= metrics["eval_phrase_f1"] <= 1.0 and np.isfinite(metrics["eval_loss"])
-    # The working directory gets nothing: output_dir is the run directory.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # The working directory gets nothing but outputs/.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outputs"]
+    # The console and the run's log file state the decision in one short line, the weights stay in the model.
+    log_files = "".join(p.read_text(encoding="utf-8") for p in run_dir.glob("*.log"))
+    for text in (result.stdout + result.stderr, log_files):
+        assert all(len(line) <= 1000 for line in text.splitlines())
+        assert "np.float64" not in text
+    assert "decision: phrase rescorer (" in result.stdout + result.stderr
 
 
 def test_run_directory_holds_metrics_and_the_log_history(smoke_run):
@@ -128,7 +137,8 @@ def smoke_resume_cfg(corpus: Path, run_dir: Path, *extra: str):
     """Two real epochs on the tiny corpus, a checkpoint and an evaluation after each."""
     return compose("train", ["experiment=smoke", f"data.corpus_path={corpus}", "data.max_documents=null",
                              "trainer.max_steps=-1", "trainer.num_train_epochs=2", "trainer.learning_rate=0.01",
-                             "trainer.save_total_limit=null", f"output_dir={run_dir}", *extra])
+                             "trainer.save_total_limit=null", "trainer.keep_checkpoints=true", f"output_dir={run_dir}",
+                             *extra])
 
 
 @pytest.mark.slow
@@ -152,6 +162,11 @@ def test_resume_continues_an_interrupted_run_to_the_same_result(tiny_corpus, tmp
     checkpoints = tmp_path / "cut" / "checkpoints"
     assert len(list(checkpoints.iterdir())) == 1
     assert not (tmp_path / "cut" / "model").exists()
+    # A kill during the epoch-2 save: part of the weights written, trainer_state.json not yet.
+    first = next(checkpoints.iterdir())
+    half = checkpoints / f"checkpoint-{2 * int(first.name.split('-')[1])}"
+    half.mkdir()
+    (half / "model.safetensors").write_bytes((first / "model.safetensors").read_bytes()[:1000])
     resumed = train(smoke_resume_cfg(tiny_corpus, tmp_path / "cut", "trainer.resume_from_checkpoint=true"))
 
     for key, value in whole.items():
@@ -173,6 +188,44 @@ def test_resume_without_a_checkpoint_is_a_config_error(tiny_corpus, tmp_path):
     assert not (tmp_path / "fresh").exists()
 
 
+def fake_checkpoint(directory: Path, complete: bool = True) -> Path:
+    """A directory with the files the Trainer saves; ``complete=False``: killed before trainer_state.json."""
+    directory.mkdir(parents=True)
+    for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        (directory / name).write_bytes(b"\0")
+    if complete:
+        (directory / "trainer_state.json").write_text("{}", encoding="utf-8")
+    return directory
+
+
+def test_resume_takes_the_newest_complete_checkpoint_and_logs_the_half_written_ones_it_skips(tmp_path, caplog):
+    from keyphrase_tagger.training.arguments import resume_checkpoint
+
+    checkpoints = tmp_path / "checkpoints"
+    fake_checkpoint(checkpoints / "checkpoint-9")
+    fake_checkpoint(checkpoints / "checkpoint-10")  # newer than checkpoint-9 by step, not by name
+    (fake_checkpoint(checkpoints / "checkpoint-11") / "trainer_state.json").write_text('{"global_st', encoding="utf-8")
+    fake_checkpoint(checkpoints / "checkpoint-12", complete=False)
+    with caplog.at_level("INFO", logger="keyphrase_tagger.training.arguments"):
+        assert resume_checkpoint(True, checkpoints) == str(checkpoints / "checkpoint-10")
+    assert "skipping the incomplete checkpoint-12 (no trainer_state.json)" in caplog.text
+    assert "skipping the incomplete checkpoint-11 (no trainer_state.json)" in caplog.text
+    assert f"resuming from {checkpoints / 'checkpoint-10'}" in caplog.text
+
+
+@pytest.mark.parametrize("lacking", ["model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth",
+                                     "trainer_state.json"])
+def test_resume_refuses_a_checkpoint_path_that_lacks_a_file_the_trainer_needs(tmp_path, lacking):
+    from keyphrase_tagger.training.arguments import resume_checkpoint
+
+    checkpoint = fake_checkpoint(tmp_path / "checkpoints" / "checkpoint-4")
+    (checkpoint / lacking).unlink()
+    with pytest.raises(ConfigError, match=rf"checkpoint-4: incomplete checkpoint, no {re.escape(lacking)} "):
+        resume_checkpoint(str(checkpoint), tmp_path / "checkpoints")
+    with pytest.raises(ConfigError, match=r"no complete checkpoint under .*; checkpoint-4 is incomplete"):
+        resume_checkpoint(True, tmp_path / "checkpoints")
+
+
 def test_kpt_train_reports_a_config_error_in_one_line_and_leaves_no_run_directory(tiny_corpus, tmp_path):
     result = run_cli([str(BIN / "kpt-train"), "experiment=smoke", f"data.corpus_path={tiny_corpus}",
                       "output_dir=run", "trainer.resume_from_checkpoint=true"], cwd=tmp_path)
@@ -189,7 +242,7 @@ def test_multirun_writes_one_directory_per_job(tmp_path):
     sweeps = list((tmp_path / "outputs" / "smoke" / "multirun").iterdir())
     assert len(sweeps) == 1
     jobs = sorted(p for p in sweeps[0].iterdir() if p.is_dir())
-    assert [p.name for p in jobs] == ["0", "1"]
+    assert [p.name for p in jobs] == ["seed=1", "seed=2"]
     for job, seed in zip(jobs, (1, 2)):
         assert_is_checkpoint(job / "model")
         info = json.loads((job / "run_info.json").read_text(encoding="utf-8"))

@@ -3,7 +3,9 @@
 A checkpoint is an ordinary ``save_pretrained`` directory (config with ``id2label``,
 ``model.safetensors``, tokenizer files) plus the settings inference needs to see text exactly as
 training did (window, cleaning), the training data config (so evaluation can rebuild the same
-splits) and ``lexicon.json``.
+splits) and ``lexicon.json`` (with ``word_stats.json`` where the phrase rescorer reads words).
+:func:`validate_checkpoint` checks that these parts are there and fit together before anything
+heavy is loaded.
 """
 
 from __future__ import annotations
@@ -13,13 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.errors import CheckpointError
+from keyphrase_tagger.errors import CheckpointError, ConfigError
+from keyphrase_tagger.records import ID2LABEL
+from keyphrase_tagger.windows import check_window
 
 SETTINGS_FILE = "keyphrase_tagger.json"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
+TOKENIZER_FILE = "tokenizer.json"
+# What transformers builds a tokenizer from when tokenizer.json is absent.
+VOCABULARY_FILES = ("vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
 
 
 @dataclass(frozen=True)
 class CheckpointSettings:
+    """``keyphrase_tagger.json``: how inference windows and cleans text, and what decides phrases."""
+
     max_chars: int
     stride: int
     cleaning: CleaningConfig
@@ -28,6 +40,7 @@ class CheckpointSettings:
     decoding: dict = field(default_factory=dict)  # recipe.DecodingSettings.to_dict(), chosen on validation
 
     def save(self, directory: str | Path) -> None:
+        """Write ``keyphrase_tagger.json`` into ``directory``."""
         payload = {
             "window": {"max_chars": self.max_chars, "stride": self.stride},
             "cleaning": self.cleaning.to_dict(),
@@ -39,11 +52,13 @@ class CheckpointSettings:
 
     @classmethod
     def load(cls, directory: str | Path) -> "CheckpointSettings":
+        """The settings file alone; :func:`validate_checkpoint` checks the rest of the directory."""
         directory = Path(directory)
         check_checkpoint_dir(directory)
+        path = directory / SETTINGS_FILE
         try:
-            payload = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
-            return cls(
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            settings = cls(
                 max_chars=int(payload["window"]["max_chars"]),
                 stride=int(payload["window"]["stride"]),
                 cleaning=CleaningConfig.from_dict(payload.get("cleaning")),
@@ -51,16 +66,174 @@ class CheckpointSettings:
                 lexicon_features=payload.get("lexicon_features", {}),
                 decoding=payload.get("decoding", {}),
             )
-        except (ValueError, KeyError, TypeError) as err:
-            raise CheckpointError(f"{directory / SETTINGS_FILE}: unreadable settings ({err})") from None
+            check_window(settings.max_chars, settings.stride)
+        except ConfigError as err:
+            raise CheckpointError(f"{path}: {err}") from None
+        except KeyError as err:
+            raise CheckpointError(f"{path}: unreadable settings (no {err})") from None
+        except (ValueError, TypeError, AttributeError) as err:
+            raise CheckpointError(f"{path}: unreadable settings ({_one_line(err)})") from None
+        return settings
 
 
 def check_checkpoint_dir(directory: str | Path) -> Path:
+    """``directory`` as a path, if it holds ``config.json`` and ``keyphrase_tagger.json``."""
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: checkpoint directory not found")
-    for name in ("config.json", SETTINGS_FILE):
+    for name in (CONFIG_FILE, SETTINGS_FILE):
         if not (directory / name).is_file():
             hint = " (pass the run's model/ directory)" if (directory / "model" / name).is_file() else ""
             raise CheckpointError(f"{directory}: not a keyphrase-tagger checkpoint, {name} is missing{hint}")
     return directory
+
+
+def validate_checkpoint(directory: str | Path) -> CheckpointSettings:
+    """The checkpoint's settings, once every part the checkpoint uses is present and consistent.
+
+    Reads only JSON and file headers (no torch, no weights), so a damaged checkpoint fails in
+    milliseconds with a :class:`CheckpointError` that names the file, instead of predicting
+    garbage or failing halfway through a run: the weights (safetensors, whole or sharded), a
+    tokenizer of the model's vocabulary size, a window within the model's positions, decision
+    settings that parse, and the lexicon and word statistics where the settings read them.
+    """
+    directory = Path(directory)
+    settings = CheckpointSettings.load(directory)
+    model = _read_json(directory / CONFIG_FILE, "model config")
+    if not isinstance(model, dict):
+        raise CheckpointError(f"{directory / CONFIG_FILE}: unreadable model config (not a JSON object)")
+    _check_weights(directory)
+    _check_tokenizer(directory, model)
+    limit = model.get("max_position_embeddings")
+    if isinstance(limit, int) and settings.max_chars + 2 > limit:
+        raise CheckpointError(f"{directory / SETTINGS_FILE}: window.max_chars={settings.max_chars} + 2 special "
+                              f"tokens exceeds the model's {limit} positions ({CONFIG_FILE} max_position_embeddings)")
+    labels = model.get("id2label")
+    if isinstance(labels, dict) and len(labels) != len(ID2LABEL):
+        raise CheckpointError(f"{directory / CONFIG_FILE}: the model has {len(labels)} labels, "
+                              f"a keyphrase tagger {len(ID2LABEL)} ({', '.join(ID2LABEL.values())})")
+    _check_decisions(directory, settings, model)
+    return settings
+
+
+def check_tokenizer_size(directory: str | Path, n_tokens: int, vocab_size: object) -> None:
+    """A tokenizer of another size than the model's embeddings maps characters to the wrong rows
+    (a lost ``tokenizer.json`` leaves 5 special tokens: every character becomes ``[UNK]``)."""
+    if isinstance(vocab_size, int) and n_tokens != vocab_size:
+        raise CheckpointError(f"{tokenizer_file(directory)}: the tokenizer has {n_tokens} tokens, the model "
+                              f"{vocab_size} ({CONFIG_FILE} vocab_size): they do not belong together")
+
+
+def tokenizer_file(directory: str | Path) -> Path:
+    """The file the checkpoint's tokenizer is built from: ``tokenizer.json``, else a vocabulary file."""
+    directory = Path(directory)
+    found = [directory / name for name in (TOKENIZER_FILE, *VOCABULARY_FILES) if (directory / name).is_file()]
+    return found[0] if found else directory / TOKENIZER_FILE
+
+
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing ({what})") from None
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: unreadable {what} ({_one_line(err)})") from None
+
+
+def _check_weights(directory: Path) -> None:
+    """The weights in safetensors (never pickle), whole or as the shards the index lists."""
+    from safetensors import SafetensorError, safe_open
+
+    index = directory / WEIGHTS_INDEX_FILE
+    if (directory / WEIGHTS_FILE).is_file():
+        names = [WEIGHTS_FILE]
+    elif index.is_file():
+        weight_map = _read_json(index, "index of the weight shards")
+        weight_map = weight_map.get("weight_map") if isinstance(weight_map, dict) else None
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise CheckpointError(f"{index}: unreadable index of the weight shards (no weight_map of file names)")
+        names = sorted(set(weight_map.values()))
+    else:
+        raise CheckpointError(f"{directory / WEIGHTS_FILE}: missing (the model weights, read from safetensors only)")
+    for name in names:
+        path = directory / name
+        if not path.is_file():
+            raise CheckpointError(f"{path}: missing (a weight shard {WEIGHTS_INDEX_FILE} lists)")
+        try:  # the header only: a truncated or foreign file fails here, in milliseconds
+            with safe_open(str(path), framework="np"):
+                pass
+        except (SafetensorError, OSError) as err:
+            raise CheckpointError(f"{path}: unreadable model weights ({_one_line(err)})") from None
+
+
+def _check_tokenizer(directory: Path, model: dict) -> None:
+    path = directory / TOKENIZER_FILE
+    if path.is_file():
+        from tokenizers import Tokenizer
+
+        try:
+            n_tokens = Tokenizer.from_file(str(path)).get_vocab_size(with_added_tokens=True)
+        except Exception as err:  # the tokenizers library raises plain Exception for a damaged file
+            raise CheckpointError(f"{path}: unreadable tokenizer ({_one_line(err)})") from None
+        check_tokenizer_size(directory, n_tokens, model.get("vocab_size"))
+    elif not any((directory / name).is_file() for name in VOCABULARY_FILES):
+        # transformers would build a tokenizer of the 5 special tokens and predict from [UNK] only.
+        raise CheckpointError(f"{path}: missing (the tokenizer; nor is there a {' / '.join(VOCABULARY_FILES)} "
+                              "to build one from)")
+
+
+def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict) -> None:
+    """Parse the lexicon-feature and decoding settings once, as the extractor will, and check that
+    the files they read are there."""
+    from keyphrase_tagger.candidates import needs_word_stats
+    from keyphrase_tagger.lexicon import LEXICON_FILE
+    from keyphrase_tagger.lexicon_features import LexiconFeatureConfig
+    from keyphrase_tagger.recipe import DecodingSettings
+    from keyphrase_tagger.segmentation import WORD_STATS_FILE
+
+    path = directory / SETTINGS_FILE
+    try:
+        features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
+        decoding = DecodingSettings.from_dict(settings.decoding)
+    except (ValueError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{path}: unreadable lexicon_features or decoding ({_one_line(err)})") from None
+    groups = _check_rescorer(path, decoding.rescore) if decoding.rescore is not None else ()
+    types = model.get("type_vocab_size", 2)
+    if features.enabled and isinstance(types, int) and features.n_types > types:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: type_vocab_size={types}, but the lexicon features of "
+                              f"{SETTINGS_FILE} need {features.n_types} token types")
+    needed = []
+    if features.enabled or decoding.uses_lexicon:
+        needed.append((LEXICON_FILE, "the training lexicon the lexicon features, fusion or rescorer read"))
+    if needs_word_stats(groups):
+        needed.append((WORD_STATS_FILE, "the word statistics the phrase rescorer needs"))
+    for name, what in needed:
+        if not (directory / name).is_file():
+            raise CheckpointError(f"{directory / name}: missing ({what})")
+
+
+def _check_rescorer(path: Path, cfg: object) -> tuple[str, ...]:
+    """The feature groups of the saved rescorer, once its weights fit its features."""
+    from keyphrase_tagger.rescoring import Rescorer
+
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{path}: decoding.rescore must be an object, not {type(cfg).__name__}")
+    try:
+        rescorer = Rescorer.from_dict(cfg)
+    except CheckpointError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    except KeyError as err:
+        raise CheckpointError(f"{path}: decoding.rescore lacks {err}") from None
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path}: unreadable decoding.rescore ({_one_line(err)})") from None
+    n = len(cfg.get("features", ()))
+    width = len(rescorer.hidden) or n
+    if not (len(rescorer.mean) == len(rescorer.scale) == n and len(rescorer.output) == width
+            and len(rescorer.hidden_bias) == len(rescorer.hidden) and all(len(r) == n for r in rescorer.hidden)):
+        raise CheckpointError(f"{path}: decoding.rescore weights do not fit its {n} features (damaged settings)")
+    return rescorer.groups

@@ -20,6 +20,8 @@ never on a test split.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,8 +33,11 @@ from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.decoding import Prediction, decode_phrases, scale_o
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.logging_setup import progress
 from keyphrase_tagger.records import B, I, Document
 from keyphrase_tagger.rescoring import Rescorer, fit_rescorer
+
+log = logging.getLogger(__name__)
 
 # Candidates searched on validation for a setting given as "auto" (the first is "no change").
 O_SCALE_GRID: tuple[float, ...] = (1.0, 0.7, 0.5)
@@ -65,6 +70,18 @@ class DecodingSettings:
         if self.rescore is not None:
             out["rescore"] = self.rescore
         return out
+
+    def describe(self) -> str:
+        """One short line for logs and ``metrics.json``; the weights themselves stay in the checkpoint."""
+        if self.rescore is not None:
+            hidden = len(self.rescore.get("hidden") or ())
+            model = f"hidden {hidden}" if hidden else "logistic regression"
+            nested = ", nested phrases" if self.rescore.get("nested") else ""
+            return (f"phrase rescorer ({model}, {len(self.rescore.get('features') or ())} features, "
+                    f"candidates at O scale {self.rescore.get('candidate_o_scale')}{nested})")
+        fusion = (f"fusion of lexicon phrases with rate > {self.fusion_min_rate:g} at weight {self.fusion_weight:g}"
+                  if self.uses_fusion else "no fusion")
+        return f"O scale {self.o_scale:g}, {fusion}"
 
     @property
     def uses_fusion(self) -> bool:
@@ -115,6 +132,7 @@ def tune_decoding(
     cleaning: CleaningConfig,
     config: Mapping | None = None,
     train: Sequence[tuple[Document, np.ndarray, Lexicon]] = (),
+    show_progress: bool = False,
 ) -> tuple[DecodingSettings, float]:
     """The settings with the best phrase micro F1 on ``documents`` (validation), and that F1.
 
@@ -122,7 +140,8 @@ def tune_decoding(
     search with ``"auto"``; ``fusion: false`` turns fusion off. Ties keep the earlier candidate,
     i.e. the smaller intervention. ``rescore: true`` also fits the phrase-level rescorer on
     ``train`` (training documents, their model probabilities, their leave-one-out lexicons; see
-    ``rescoring.py``) and keeps it if it beats the best grid setting on validation.
+    ``rescoring.py``) and keeps it if it beats the best grid setting on validation. Each step logs
+    its result; ``show_progress``: progress bars on a terminal.
     """
     config = dict(config or {})
 
@@ -134,23 +153,28 @@ def tune_decoding(
     if config.get("fusion", True):
         fusions += [(r, w) for r in grid("fusion_min_rate", RATE_GRID) if r is not None
                     for w in grid("fusion_weight", WEIGHT_GRID)]
+    candidates = [DecodingSettings(o_scale, rate, weight) for o_scale in grid("o_scale", O_SCALE_GRID)
+                  for rate, weight in fusions]
+    started = time.perf_counter()
     best: tuple[float, DecodingSettings] = (-1.0, DecodingSettings())
-    for o_scale in grid("o_scale", O_SCALE_GRID):
-        for rate, weight in fusions:
-            settings = DecodingSettings(o_scale, rate, weight)
-            matcher = fusion_matcher(lexicon, settings)
-            f1 = _f1(documents, [adjust(d.text, p, settings, matcher) for d, p in zip(documents, probs)], cleaning)
-            if f1 > best[0]:
-                best = (f1, settings)
+    for settings in progress(candidates, "O prior / fusion settings", enabled=show_progress):
+        matcher = fusion_matcher(lexicon, settings)
+        f1 = _f1(documents, [adjust(d.text, p, settings, matcher) for d, p in zip(documents, probs)], cleaning)
+        if f1 > best[0]:
+            best = (f1, settings)
+    log.info("decoding: best of %d O prior / fusion settings on %d validation documents: %s, phrase F1 %.4f "
+             "(%.1f s)", len(candidates), len(documents), best[1].describe(), best[0], time.perf_counter() - started)
     if config.get("rescore") and train:
         rescorer, _ = fit_rescorer(train, list(zip(documents, probs)), lexicon, cleaning,
                                    float(config.get("candidate_o_scale", 0.5)), int(config.get("rescore_hidden", 0)),
                                    groups=tuple(config.get("rescore_features", GROUPS)),
                                    steps=int(config.get("rescore_steps", 500)),
-                                   nested=bool(config.get("rescore_nested", False)))
+                                   nested=bool(config.get("rescore_nested", False)), show_progress=show_progress)
         settings = DecodingSettings(rescore=rescorer.to_dict())
         f1 = _f1(documents, [adjust(d.text, p, settings, None, lexicon, cleaning)
                              for d, p in zip(documents, probs)], cleaning)
+        log.info("decoding: phrase rescorer %.4f against %.4f for the best O prior / fusion setting: %s", f1, best[0],
+                 "rescorer kept" if f1 > best[0] else "rescorer dropped")
         if f1 > best[0]:
             best = (f1, settings)
     return best[1], best[0]

@@ -28,7 +28,9 @@ input features; the threshold on the validation split.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -41,7 +43,10 @@ from keyphrase_tagger.decoding import Prediction, decode_phrases
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.logging_setup import progress
 from keyphrase_tagger.records import O, Document
+
+log = logging.getLogger(__name__)
 
 THRESHOLD_GRID: tuple[float, ...] = tuple(round(0.1 + 0.025 * k, 3) for k in range(25))  # 0.1 .. 0.7
 
@@ -62,10 +67,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int 
 
 
 def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, steps: int = 500, weight_decay: float = 1e-3,
-            seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+            seed: int = 0, show_progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """One tanh hidden layer, full-batch Adam on the log loss (``x`` standardised): the feature
     interactions a linear model cannot weigh (e.g. recurrence matters more for unlisted phrases).
-    Returns ``(hidden_weights (hidden, F), hidden_bias, output_weights, output_bias)``."""
+    Returns ``(hidden_weights (hidden, F), hidden_bias, output_weights, output_bias)``; ``show_progress``:
+    a bar over the steps on a terminal."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
@@ -79,7 +85,7 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, steps: int = 500, weight_
     optimizer = torch.optim.Adam(params, lr=0.01, weight_decay=weight_decay)
     inputs = torch.tensor(x, dtype=torch.float32)
     targets = torch.tensor(y, dtype=torch.float32)
-    for _ in range(steps):
+    for _ in progress(range(steps), "rescorer Adam steps", enabled=show_progress):
         optimizer.zero_grad()
         logits = second(torch.tanh(first(inputs))).squeeze(-1)
         torch.nn.functional.binary_cross_entropy_with_logits(logits, targets).backward()
@@ -188,6 +194,7 @@ def fit_rescorer(
     groups: Sequence[str] = GROUPS,
     steps: int = 500,
     nested: bool = False,
+    show_progress: bool = False,
 ) -> tuple[Rescorer, float]:
     """Fit on ``train`` (document, model probabilities, the lexicon it may see: leave-one-out),
     choose the threshold by phrase micro F1 on ``validation`` (seen with ``lexicon``); return the
@@ -195,43 +202,53 @@ def fit_rescorer(
     network of that width (``steps`` full-batch Adam steps) instead of the logistic regression;
     ``groups``: the feature groups of ``candidates.py``. The ``words`` and ``context`` groups need
     lexicons built with word statistics (``build_lexicon(..., with_words=True)``). ``nested``: phrases are every
-    occurrence of the accepted strings, not what their tags decode to."""
+    occurrence of the accepted strings, not what their tags decode to. Each step logs its result;
+    ``show_progress``: progress bars on a terminal."""
     groups = tuple(g for g in GROUPS if g in groups)
     untrained = Rescorer(candidate_o_scale, (), (), (), groups=groups, nested=nested)
+    started = time.perf_counter()
     xs, ys = [], []
-    for doc, probs, lex in train:
+    for doc, probs, lex in progress(train, "rescorer candidates (training documents)", enabled=show_progress):
         names, x = untrained.candidates(doc.text, probs, lex, cleaning)
         gold = set(doc.phrases)
         xs.append(x)
         ys.append(np.array([float(n in gold) for n in names]))
     x, y = np.concatenate(xs), np.concatenate(ys)
+    log.info("rescorer: %d candidates of %d training documents (%d listed), %d features (%.1f s)", len(y), len(train),
+             int(y.sum()), x.shape[1], time.perf_counter() - started)
+    started = time.perf_counter()
     mean, scale = x.mean(axis=0), x.std(axis=0)
     mean[0], scale[0] = 0.0, 1.0
     scale[scale == 0] = 1.0
     z = (x - mean) / scale
     if hidden > 0:
-        w1, b1, w2, b2 = fit_mlp(z, y, hidden, steps=steps)
+        w1, b1, w2, b2 = fit_mlp(z, y, hidden, steps=steps, show_progress=show_progress)
         rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(w2), b2,
                             tuple(map(tuple, w1)), tuple(b1), groups, nested)
     else:
         rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(fit_logistic(z, y, l2=l2)),
                             groups=groups, nested=nested)
-    threshold, f1 = choose_threshold(rescorer, validation, lexicon, cleaning)
+    log.info("rescorer: %s fitted (%.1f s)", f"hidden layer of {hidden}, {steps} Adam steps" if hidden > 0
+             else "logistic regression", time.perf_counter() - started)
+    started = time.perf_counter()
+    threshold, f1 = choose_threshold(rescorer, validation, lexicon, cleaning, show_progress)
+    log.info("rescorer: threshold %.3f chosen on %d validation documents, phrase F1 %.4f (%.1f s)", threshold,
+             len(validation), f1, time.perf_counter() - started)
     return rescorer.with_threshold(threshold), f1
 
 
 def choose_threshold(rescorer: Rescorer, validation: Sequence[tuple[Document, np.ndarray]], lexicon: Lexicon,
-                     cleaning: CleaningConfig) -> tuple[float, float]:
+                     cleaning: CleaningConfig, show_progress: bool = False) -> tuple[float, float]:
     """The acceptance threshold of :data:`THRESHOLD_GRID` with the best phrase micro F1 on
     ``validation``, and that F1. Scored on what the extractor will return (:meth:`Rescorer.prediction`,
     decoded)."""
     scored = []
-    for doc, tag_probs in validation:
+    for doc, tag_probs in progress(validation, "rescorer candidates (validation documents)", enabled=show_progress):
         names, x = rescorer.candidates(doc.text, tag_probs, lexicon, cleaning)
         scored.append((doc, dict(zip(names, rescorer.probabilities(x))) if names else {}))
     gold = [d.phrases for d, _ in validation]
     best = (-1.0, 0.5)
-    for threshold in THRESHOLD_GRID:
+    for threshold in progress(THRESHOLD_GRID, "rescorer thresholds", enabled=show_progress):
         # Accepted strings tagged at probability 1: below 0.5 they would decode as O.
         predicted = [{p.text for p in decode_phrases(doc.text, rescorer.prediction(doc.text, {
             n: 1.0 for n, v in scores.items() if v > threshold}), cleaning)} for doc, scores in scored]

@@ -1,4 +1,4 @@
-"""What every entry point shares: where the configs live, logging, one-line errors."""
+"""What every entry point shares: where the configs live, one-line errors, Ctrl-C, checked arguments."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from keyphrase_tagger.errors import KeyphraseTaggerError
+
+# 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C.
+INTERRUPTED_EXIT_CODE = 130
 
 
 def config_dir() -> str:
@@ -26,32 +32,101 @@ def config_dir() -> str:
 CONFIG_DIR = config_dir()
 
 
+def config_doc(name: str) -> str:
+    """The keys of config file ``name`` (``predict.yaml``, ``data/policy.yaml``) with their comments,
+    as the file writes them: the help texts show the configs' own documentation, kept in one place.
+
+    The ``defaults`` list and the ``hydra`` section are left out, with the comments above them. ``$``
+    is doubled because Hydra renders help templates with :class:`string.Template`.
+    """
+    kept: list[str] = []
+    pending: list[str] = []  # comments and blank lines at the left margin: they go with the next key
+    skipping = False
+    for line in Path(CONFIG_DIR, name).read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            pending.append(line)
+            continue
+        if not line[0].isspace():
+            skipping = line.split(":", 1)[0] in ("defaults", "hydra")
+        if not skipping:
+            kept += [p for p in pending if kept or p.strip()] + [line]
+        pending = []
+    return "\n".join(kept).replace("$", "$$")
+
+
+# Help templates (configs/hydra/help/*.yaml) read the configs' comments through ${kpt_config_doc:FILE}.
+OmegaConf.register_new_resolver("kpt_config_doc", config_doc, replace=True)
+
+
+def fail(message: str) -> None:
+    """``error: message`` on stderr, exit code 2: a mistake the user can fix."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def interrupted() -> None:
+    """One line instead of a traceback for Ctrl-C, and the exit code shells give it."""
+    print("interrupted", file=sys.stderr)
+    sys.exit(INTERRUPTED_EXIT_CODE)
+
+
 def _only_hydra_files(directory: Path) -> bool:
     return directory.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in directory.iterdir())
 
 
-def reports_errors(func):
-    """Turn a :class:`KeyphraseTaggerError` into ``error: path:line: what`` on stderr and exit 2.
+def _remove_empty_run_dir() -> None:
+    """A Hydra run directory that holds nothing but Hydra's own files is removed: a command that
+    fails or is interrupted before writing anything leaves no output directory behind."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
 
-    If the failure leaves a Hydra run directory that holds nothing but Hydra's own files, it is
-    removed: a failed command leaves no output directory behind.
-    """
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+    except (ImportError, ValueError):
+        return
+    if run_dir.resolve() != Path.cwd().resolve():
+        logging.shutdown()  # Hydra's log file in it: flushed and closed before it is judged
+        if _only_hydra_files(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def reports_errors(func: Callable) -> Callable:
+    """Turn a :class:`KeyphraseTaggerError` into ``error: path:line: what`` on stderr and exit 2,
+    and Ctrl-C into ``interrupted`` and exit 130, in place of a traceback."""
 
     @functools.wraps(func)
     def wrapper(cfg):
         try:
             return func(cfg)
         except KeyphraseTaggerError as err:
-            logging.shutdown()
-            try:
-                from hydra.core.hydra_config import HydraConfig
-
-                run_dir = Path(HydraConfig.get().runtime.output_dir)
-                if run_dir.resolve() != Path.cwd().resolve() and _only_hydra_files(run_dir):
-                    shutil.rmtree(run_dir, ignore_errors=True)
-            except (ImportError, ValueError):
-                pass
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(2)
+            _remove_empty_run_dir()
+            fail(str(err))
+        except KeyboardInterrupt:
+            _remove_empty_run_dir()
+            interrupted()
 
     return wrapper
+
+
+def command(hydra_main: Callable[[], object], config_name: str, name: str) -> Callable[[], None]:
+    """The console script ``name`` around a ``@hydra.main`` function: its command-line arguments are checked
+    first (a mistyped key, a path without ``key=``, an unknown config option: one line, exit 2;
+    see :mod:`keyphrase_tagger.cli.arguments`), and Ctrl-C at any point ends it with one line.
+
+    Ctrl-C inside the task reaches :func:`reports_errors`; this covers the moments around it
+    (composing the config, imports). Hydra's own error reporting catches ``Exception`` only, so a
+    ``KeyboardInterrupt`` passes through it untouched.
+    """
+
+    def main() -> None:
+        try:
+            from keyphrase_tagger.cli.arguments import check_arguments
+
+            problem = check_arguments(sys.argv[1:], config_name, name)
+            if problem:
+                fail(problem)
+            hydra_main()
+        except KeyboardInterrupt:
+            interrupted()
+
+    main.__doc__ = hydra_main.__doc__
+    return main

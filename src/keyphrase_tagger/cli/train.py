@@ -13,7 +13,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from keyphrase_tagger.cli.common import CONFIG_DIR, reports_errors
+from keyphrase_tagger.cli.common import CONFIG_DIR, command, reports_errors
 
 
 def _process_group_backend() -> str:
@@ -60,9 +60,12 @@ def _main(cfg: DictConfig) -> float | None:
     return metrics.get("eval_phrase_f1")
 
 
-def main() -> None:
+def _stamped_main() -> None:
     _share_run_stamp_across_ranks()
     _main()
+
+
+main = command(_stamped_main, "train", "kpt-train")
 
 
 if __name__ == "__main__":

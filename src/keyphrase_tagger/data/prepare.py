@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +16,11 @@ from keyphrase_tagger.data.labeling import PhraseMatcher, label_text, tag_ids_to
 from keyphrase_tagger.data.splits import SPLITS, split_indices
 from keyphrase_tagger.data.stats import DocumentStats, pool_stats
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
+from keyphrase_tagger.outputs import replace_directory
 from keyphrase_tagger.records import Document
 
 log = logging.getLogger(__name__)
+PREPARED_DATASET = "prepared_dataset"  # the kind named in the output directory's marker
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class LabeledDocument:
 class PreparedCorpus:
     documents: list[LabeledDocument]
     splits: dict[str, list[int]]
+    corpus_path: Path | None = None  # the file read: the output directory must not hold it
 
     def split(self, name: str) -> list[LabeledDocument]:
         if name == "all":
@@ -100,15 +101,16 @@ def prepare_corpus(data_cfg: Mapping) -> PreparedCorpus:
     splits = split_indices(
         len(labeled),
         seed=int(split_cfg.get("seed", 42)),
-        ratios=tuple(split_cfg.get("ratios", (0.8, 0.1, 0.1))),
+        ratios=split_cfg.get("ratios", (0.8, 0.1, 0.1)),
         kfold=split_cfg.get("kfold"),
-        fold=int(split_cfg.get("fold", 0) or 0),
+        fold=split_cfg.get("fold", 0),
     )
-    return PreparedCorpus(labeled, splits)
+    return PreparedCorpus(labeled, splits, path)
 
 
-def to_dataset_dict(prepared: PreparedCorpus):
-    """One row per document: ``doc_id``, ``text``, ``labels`` (tag strings), ``phrases``."""
+def split_dataset(prepared: PreparedCorpus, name: str):
+    """One split as a ``datasets.Dataset``, one row per document: ``doc_id``, ``text``, ``labels``
+    (tag strings), ``phrases``."""
     import datasets
 
     features = datasets.Features(
@@ -119,53 +121,47 @@ def to_dataset_dict(prepared: PreparedCorpus):
             "phrases": datasets.Sequence(datasets.Value("string")),
         }
     )
-
-    def rows(docs: list[LabeledDocument]) -> dict:
-        return {
-            "doc_id": [d.document.doc_id for d in docs],
-            "text": [d.document.text for d in docs],
-            "labels": [tag_ids_to_strings(d.tags) for d in docs],
-            "phrases": [list(d.document.phrases) for d in docs],
-        }
-
-    return datasets.DatasetDict(
-        {name: datasets.Dataset.from_dict(rows(prepared.split(name)), features=features) for name in SPLITS}
-    )
+    docs = prepared.split(name)
+    rows = {
+        "doc_id": [d.document.doc_id for d in docs],
+        "text": [d.document.text for d in docs],
+        "labels": [tag_ids_to_strings(d.tags) for d in docs],
+        "phrases": [list(d.document.phrases) for d in docs],
+    }
+    return datasets.Dataset.from_dict(rows, features=features)
 
 
-def write_atomically(target: Path, write) -> None:
-    """Call ``write(tmp_dir)`` and move the result to ``target`` only if it succeeded."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Not tempfile.mkdtemp: it makes the directory private (0700), and the renamed output should
-    # get the permissions any new directory gets (umask applied).
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+def to_dataset_dict(prepared: PreparedCorpus):
+    """The train, validation and test splits as one ``datasets.DatasetDict``."""
+    import datasets
+
+    return datasets.DatasetDict({name: split_dataset(prepared, name) for name in SPLITS})
 
 
 def save_prepared(prepared: PreparedCorpus, processed_dir: str | Path, config: Mapping | None = None) -> dict:
-    """Write the dataset and ``stats.json`` to ``processed_dir``; return the stats."""
+    """Write the dataset and ``stats.json`` to ``processed_dir``; return the stats.
+
+    ``processed_dir`` is replaced as a whole, and only if it is new, empty or an earlier dataset of
+    this program (see :func:`keyphrase_tagger.outputs.replace_directory`).
+    """
     stats = prepared.stats()
 
     def write(tmp: Path) -> None:
         import datasets
 
         datasets.disable_progress_bars()
-        dataset = to_dataset_dict(prepared)
-        # datasets writes an empty split as zero shards, which load_from_disk cannot read back:
-        # give every empty split one (empty) shard explicitly.
-        empty = {name: 1 for name, split in dataset.items() if split.num_rows == 0}
-        dataset.save_to_disk(str(tmp), num_shards=empty)
+        # The layout DatasetDict.save_to_disk writes, one split at a time: the rows of one split
+        # are in memory at once, not the whole corpus twice (Python lists and Arrow tables).
+        (tmp / "dataset_dict.json").write_text(json.dumps({"splits": list(SPLITS)}), encoding="utf-8")
+        for name in SPLITS:
+            split = split_dataset(prepared, name)
+            # datasets writes an empty split as zero shards, which load_from_disk cannot read back:
+            # give an empty split one (empty) shard explicitly.
+            split.save_to_disk(str(tmp / name), num_shards=1 if split.num_rows == 0 else None)
+            del split
         payload = {"config": dict(config or {}), "splits": stats}
         (tmp / "stats.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
-    write_atomically(Path(processed_dir), write)
+    inputs = [("the corpus", prepared.corpus_path)] if prepared.corpus_path is not None else []
+    replace_directory(processed_dir, PREPARED_DATASET, write, key="data.processed_dir", inputs=inputs)
     return stats

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 
@@ -12,10 +15,43 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
 
 
+def check_ratios(ratios: object) -> tuple[float, float, float]:
+    """``data.split.ratios`` as three floats: ConfigError unless it is three non-negative numbers
+    (train, validation, test) with a positive sum."""
+    numbers = list(ratios) if isinstance(ratios, Sequence) and not isinstance(ratios, str) else None
+    if (numbers is None or len(numbers) != 3
+            or not all(isinstance(r, Real) and not isinstance(r, bool) and math.isfinite(r) and r >= 0 for r in numbers)
+            or sum(numbers) <= 0):
+        shown = ratios if numbers is None else numbers
+        raise ConfigError(f"data.split.ratios must be three non-negative numbers (train, validation, test) "
+                          f"with a positive sum, got {shown!r}")
+    return tuple(float(r) for r in numbers)  # type: ignore[return-value]
+
+
+def check_folds(kfold: object, fold: object, n_documents: int | None = None) -> tuple[int | None, int]:
+    """``(kfold, fold)`` checked: ``kfold`` null or an integer from 2 to the number of documents (when
+    given), ``fold`` an integer in ``0 .. kfold-1`` (0 without ``kfold``). ConfigError otherwise."""
+    fold = 0 if fold is None else fold
+    if not isinstance(fold, int) or isinstance(fold, bool):
+        raise ConfigError(f"data.split.fold must be an integer, got {fold!r}")
+    if kfold is None:
+        if fold != 0:
+            raise ConfigError(f"data.split.fold={fold} needs data.split.kfold (null: no cross-validation)")
+        return None, 0
+    if not isinstance(kfold, int) or isinstance(kfold, bool) or kfold < 2:
+        raise ConfigError(f"data.split.kfold must be null or an integer >= 2, got {kfold!r}")
+    if n_documents is not None and kfold > n_documents:
+        raise ConfigError(f"data.split.kfold={kfold} exceeds the {n_documents} documents of the corpus: "
+                          "every fold needs a test document")
+    if not 0 <= fold < kfold:
+        raise ConfigError(f"data.split.fold={fold} must be in 0..{kfold - 1} for data.split.kfold={kfold}")
+    return kfold, fold
+
+
 def split_indices(
     n_documents: int,
     seed: int = 42,
-    ratios: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
     kfold: int | None = None,
     fold: int = 0,
 ) -> dict[str, list[int]]:
@@ -26,13 +62,11 @@ def split_indices(
     """
     if n_documents < 1:
         raise ConfigError("the corpus holds no documents")
-    if any(r < 0 for r in ratios) or sum(ratios) <= 0:
-        raise ConfigError(f"data.split ratios must be non-negative and not all zero, got {ratios}")
+    checked = check_ratios(ratios)
+    train_r, val_r, test_r = (r / sum(checked) for r in checked)
+    kfold, fold = check_folds(kfold, fold, n_documents)
     order = np.random.default_rng(seed).permutation(n_documents)
-    train_r, val_r, test_r = (r / sum(ratios) for r in ratios)
     if kfold:
-        if kfold < 2 or not 0 <= fold < kfold:
-            raise ConfigError(f"need kfold >= 2 and 0 <= fold < kfold, got kfold={kfold}, fold={fold}")
         folds = np.array_split(order, kfold)
         test = folds[fold]
         rest = np.concatenate([f for i, f in enumerate(folds) if i != fold])

@@ -1,12 +1,19 @@
-"""Aggregate the folds of a ``kpt-train -m data.split.kfold=K data.split.fold=0,...`` sweep."""
+"""The jobs of a ``kpt-train -m`` sweep -> mean ± std of their test reports, and what the jobs are.
+
+A ``data.split.kfold=K data.split.fold=0,...`` sweep is a K-fold cross-validation: the report names
+the folds present and missing. Jobs that share one test split (``seed=1,2,3``) are a seed sweep and
+are called that, not folds. Each job's split comes from its checkpoint (``keyphrase_tagger.json``).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import statistics
 from pathlib import Path
 
+from keyphrase_tagger.checkpoint import SETTINGS_FILE
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.evaluate import build_report, write_report
 
@@ -14,7 +21,12 @@ log = logging.getLogger(__name__)
 
 
 def fold_reports(sweep_dir: str | Path, device: str = "auto") -> list[tuple[Path, dict]]:
-    """Each job's test report: ``evaluation_test/report.json``, evaluated now if missing."""
+    """Each job's test report: ``evaluation_test/report.json``, evaluated now if missing.
+
+    A job is a subdirectory holding ``model/config.json``, whatever its name (``seed=1``,
+    ``data.split.fold=0,data.split.kfold=5``, or ``0`` from sweeps named by job number); jobs come in
+    fold order, then in name order with numbers compared as numbers.
+    """
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise ConfigError(f"{sweep_dir}: sweep directory not found")
@@ -31,9 +43,61 @@ def fold_reports(sweep_dir: str | Path, device: str = "auto") -> list[tuple[Path
     return reports
 
 
-def _job_order(job: Path) -> tuple[int, int, str]:
-    """Hydra numbers sweep jobs 0, 1, ..., 10: job 10 comes after job 9, not after job 1."""
-    return (0, int(job.name), "") if job.name.isdigit() else (1, 0, job.name)
+def job_data_settings(job: Path) -> dict | None:
+    """The ``data`` settings a job's checkpoint was trained with (``None`` if it does not say)."""
+    try:
+        data = json.loads((Path(job) / "model" / SETTINGS_FILE).read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("split"), dict) else None
+
+
+def split_identity(data: dict | None) -> dict | None:
+    """What fixes a job's test split: its corpus and ``data.split`` settings. ``fold`` counts only
+    under K-fold, where it picks the test split; without K-fold it has no effect."""
+    if data is None:
+        return None
+    split = dict(data["split"])
+    if not split.get("kfold"):
+        split.pop("fold", None)
+    return {"corpus_path": data.get("corpus_path"), **split}
+
+
+def _job_order(job: Path) -> tuple:
+    split = split_identity(job_data_settings(job)) or {}
+    natural = [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", job.name)]
+    return (split.get("fold") if split.get("kfold") else -1, natural)
+
+
+def sweep_design(data_settings: list[dict | None]) -> dict:
+    """What the jobs are, from the ``data`` settings of their checkpoints: ``kind`` ``kfold`` (with
+    ``k``, ``folds_present``, ``folds_missing``), ``one_split`` (a seed sweep), ``mixed`` or
+    ``unknown``; ``text`` says it."""
+    splits = [split_identity(d) for d in data_settings]
+    n = len(splits)
+    runs = f"{n} run{'s' if n != 1 else ''}"
+    if any(s is None for s in splits):
+        return {"kind": "unknown", "text": f"{runs} (a job's checkpoint does not record its test split)"}
+    without_fold = {json.dumps({k: v for k, v in s.items() if k != "fold"}, sort_keys=True) for s in splits}
+    distinct = {json.dumps(s, sort_keys=True) for s in splits}
+    if len(distinct) == 1:
+        where = f" (fold {splits[0]['fold']} of {splits[0]['kfold']})" if splits[0].get("kfold") else ""
+        return {"kind": "one_split", "text": f"seed sweep: {runs} on one test split{where}, not cross-validation folds"}
+    if len(without_fold) > 1 or not splits[0].get("kfold"):
+        return {"kind": "mixed",
+                "text": f"{runs} on {len(distinct)} different test splits (corpus or split settings differ): "
+                        "not one cross-validation"}
+    k = int(splits[0]["kfold"])
+    folds = [int(s["fold"]) for s in splits]
+    present = sorted(set(folds))
+    missing = [f for f in range(k) if f not in present]
+    text = f"{k}-fold cross-validation: {len(present)} of {k} folds present ({', '.join(map(str, present))})"
+    if missing:
+        text += f"; missing {', '.join(map(str, missing))}"
+    repeated = [f for f in present if folds.count(f) > 1]
+    if repeated:
+        text += f"; several runs of fold {', '.join(map(str, repeated))} ({runs} in all)"
+    return {"kind": "kfold", "k": k, "folds_present": present, "folds_missing": missing, "text": text}
 
 
 def _mean_std(values: list[float]) -> dict:
@@ -41,14 +105,16 @@ def _mean_std(values: list[float]) -> dict:
             "values": values}
 
 
-def aggregate(reports: list[tuple[Path, dict]]) -> dict:
-    """Mean ± std (sample std over folds) of the headline scores, model and baselines."""
+def aggregate(reports: list[tuple[Path, dict]], design: dict | None = None) -> dict:
+    """Mean ± std (sample std over the jobs) of the headline scores, model and baselines; each
+    statistic keeps the jobs' ``values`` in job order."""
     if not reports:
-        raise ConfigError("no fold report to aggregate")
+        raise ConfigError("no job report to aggregate")
     systems = {"model": lambda r: r["phrase"]}
     for name in reports[0][1]["baselines"]:
         systems[name] = lambda r, n=name: r["baselines"][n]["phrase"]
-    out: dict = {"n_folds": len(reports), "folds": [str(job) for job, _ in reports], "systems": {}}
+    out: dict = {"n_runs": len(reports), "jobs": [str(job) for job, _ in reports],
+                 "design": design or sweep_design([None] * len(reports)), "systems": {}}
     for name, get in systems.items():
         out["systems"][name] = {
             "phrase_micro_f1": _mean_std([get(r)["micro"]["f1"] for _, r in reports]),
@@ -61,19 +127,31 @@ def aggregate(reports: list[tuple[Path, dict]]) -> dict:
 
 
 def markdown_cv(summary: dict) -> str:
-    lines = [f"# Cross-validation: {summary['n_folds']} folds", "",
-             "Mean ± sample standard deviation over the folds' test reports.", "",
+    """What the jobs are, the mean ± std table, and every job's own scores."""
+    design = summary["design"]
+    over = "folds'" if design["kind"] == "kfold" else "runs'"
+    lines = [f"# {design['text'][0].upper()}{design['text'][1:]}", "",
+             f"Mean ± sample standard deviation over the {summary['n_runs']} {over} test reports.", "",
              "| system | phrase micro F1 | micro P | micro R | macro F1 | entity F1 |", "|---|---|---|---|---|---|"]
     for name, s in summary["systems"].items():
         cell = lambda k: f"{s[k]['mean']:.4f} ± {s[k]['std']:.4f}" if k in s else "–"  # noqa: E731
         lines.append(f"| {name} | {cell('phrase_micro_f1')} | {cell('phrase_micro_precision')} | "
                      f"{cell('phrase_micro_recall')} | {cell('phrase_macro_f1')} | {cell('entity_f1')} |")
-    lines += ["", "Folds:", *(f"- {job}" for job in summary["folds"])]
+    names = list(summary["systems"])
+    lines += ["", f"Phrase micro F1 of each {'fold' if design['kind'] == 'kfold' else 'run'} on its test split "
+              "(entity F1: the model's):", "",
+              "| job | " + " | ".join(names) + " | entity F1 |", "|---|" + "---|" * (len(names) + 1)]
+    for i, job in enumerate(summary["jobs"]):
+        cells = [f"{summary['systems'][n]['phrase_micro_f1']['values'][i]:.4f}" for n in names]
+        cells.append(f"{summary['systems']['model']['entity_f1']['values'][i]:.4f}")
+        lines.append(f"| {Path(job).name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def cv_report(sweep_dir: str | Path, device: str = "auto") -> dict:
-    summary = aggregate(fold_reports(sweep_dir, device))
+    """Aggregate the sweep's jobs and write ``cv_report.json`` and ``cv_report.md`` into it."""
+    reports = fold_reports(sweep_dir, device)
+    summary = aggregate(reports, sweep_design([job_data_settings(job) for job, _ in reports]))
     sweep_dir = Path(sweep_dir)
     (sweep_dir / "cv_report.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     (sweep_dir / "cv_report.md").write_text(markdown_cv(summary), encoding="utf-8")

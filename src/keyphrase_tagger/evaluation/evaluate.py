@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from keyphrase_tagger.checkpoint import CheckpointSettings
+from keyphrase_tagger.checkpoint import validate_checkpoint
+from keyphrase_tagger.config.validate import validate_evaluate_config
 from keyphrase_tagger.data.prepare import prepare_corpus
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
 from keyphrase_tagger.evaluation.analysis import frequent_errors, scores_by_length
@@ -19,17 +19,18 @@ from keyphrase_tagger.evaluation.report import (
     LEARNING_CURVE_PNG,
     SCORES_BY_LENGTH_PNG,
     markdown_report,
-    plot_learning_curve,
     plot_scores_by_length,
 )
 from keyphrase_tagger.evaluation.scoring import score_documents
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
 from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.logging_setup import quiet_libraries
+from keyphrase_tagger.outputs import check_replaceable_directory, replace_directory
 from keyphrase_tagger.records import Document
 
 log = logging.getLogger(__name__)
 SPLIT_CHOICES = ("train", "validation", "test", "all")
-REPORT_FILES = ("report.json", "report.md", SCORES_BY_LENGTH_PNG, LEARNING_CURVE_PNG)
+EVALUATION_REPORT = "evaluation_report"  # the kind named in the report directory's marker
 
 
 def calibration_documents(train_data_cfg: dict) -> list[Document]:
@@ -46,18 +47,22 @@ def calibration_documents(train_data_cfg: dict) -> list[Document]:
 
 
 def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str | None = None,
-                 device: str = "auto", batch_size: int = 32) -> dict:
+                 device: str = "auto", batch_size: int = 32, on_missing_phrase: str | None = None) -> dict:
     """The report dictionary (see README, "Evaluation") for ``checkpoint`` on ``split``.
 
     The gold lists get the checkpoint's cleaning; ``split`` other than ``all`` rebuilds the
     training run's document split of its corpus (or of ``corpus_path`` when given).
+    ``corpus_path`` and ``on_missing_phrase``, when given, override the checkpoint's data settings:
+    they change which file is read and how strictly, not the cleaning or the split.
     """
     if split not in SPLIT_CHOICES:
         raise ConfigError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
-    settings = CheckpointSettings.load(checkpoint)
+    settings = validate_checkpoint(checkpoint)  # a damaged checkpoint fails before the corpus is read
     lexicon = Lexicon.load(checkpoint)
     train_data_cfg = dict(settings.data)
     data_cfg = dict(train_data_cfg, corpus_path=str(corpus_path or train_data_cfg["corpus_path"]))
+    if on_missing_phrase is not None:
+        data_cfg["on_missing_phrase"] = on_missing_phrase
     prepared = prepare_corpus(data_cfg)
     labeled = prepared.split(split)
     if not labeled:
@@ -90,29 +95,30 @@ def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str |
     return report
 
 
-def write_report(report: dict, output_dir: str | Path) -> Path:
-    """``report.json``, ``report.md``, ``scores_by_length.png`` (+ ``learning_curve.png``).
+def report_inputs(checkpoint: str | Path, corpus_path: str | Path | None) -> list[tuple[str, str | Path]]:
+    """What the report directory must not hold: it is replaced as a whole."""
+    return [("the checkpoint", checkpoint)] + ([("the corpus", corpus_path)] if corpus_path else [])
 
-    Each file replaces its old version atomically, and nothing else in ``output_dir`` is touched:
-    ``output_dir`` may be the run directory itself, which holds the model.
+
+def write_report(report: dict, output_dir: str | Path) -> Path:
+    """``report.json``, ``report.md``, ``scores_by_length.png``; ``report.md`` links the training run's
+    ``learning_curve.png`` (kpt-train draws it in the run directory) where there is one.
+
+    ``output_dir`` is replaced as a whole, so no file of an earlier report outlives it; it must be
+    new, empty or an earlier report (see :func:`keyphrase_tagger.outputs.replace_directory`).
     """
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(report["checkpoint"]).parent
-    with tempfile.TemporaryDirectory(prefix=".report.", dir=output_dir) as tmp_name:
-        tmp = Path(tmp_name)
+
+    def write(tmp: Path) -> None:
         plots = [SCORES_BY_LENGTH_PNG]
         plot_scores_by_length(report, tmp / SCORES_BY_LENGTH_PNG)
-        if plot_learning_curve(run_dir, tmp / LEARNING_CURVE_PNG):
-            plots.append(LEARNING_CURVE_PNG)
+        if (run_dir / LEARNING_CURVE_PNG).is_file():
+            plots.append(os.path.relpath(run_dir / LEARNING_CURVE_PNG, Path(output_dir).absolute()))
         (tmp / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
         (tmp / "report.md").write_text(markdown_report(report, plots), encoding="utf-8")
-        for name in REPORT_FILES:
-            if (tmp / name).exists():
-                os.replace(tmp / name, output_dir / name)
-            elif (output_dir / name).is_file():  # a learning curve left by an earlier report of another run
-                (output_dir / name).unlink()
-    return output_dir
+
+    return replace_directory(output_dir, EVALUATION_REPORT, write, key="output_dir",
+                             inputs=report_inputs(report["checkpoint"], report["corpus_path"]))
 
 
 def headline(report: dict) -> str:
@@ -125,11 +131,16 @@ def headline(report: dict) -> str:
 
 
 def evaluate(cfg: DictConfig) -> dict:
+    validate_evaluate_config(cfg)
+    quiet_libraries(bool(cfg.get("verbose", False)))
     if not cfg.get("checkpoint"):
         raise ConfigError("checkpoint=DIR is required (a run's model/ directory)")
     corpus = OmegaConf.select(cfg, "data.corpus_path")
-    report = build_report(cfg.checkpoint, cfg.split, corpus, cfg.device, int(cfg.batch_size))
     output_dir = cfg.get("output_dir") or Path(cfg.checkpoint).resolve().parent / f"evaluation_{cfg.split}"
+    # Before the model runs: a directory that cannot take the report fails the command at once.
+    check_replaceable_directory(output_dir, EVALUATION_REPORT, "output_dir", report_inputs(cfg.checkpoint, corpus))
+    report = build_report(cfg.checkpoint, cfg.split, corpus, cfg.device, int(cfg.batch_size),
+                          on_missing_phrase=OmegaConf.select(cfg, "data.on_missing_phrase"))
     out = write_report(report, output_dir)
     print(f"{report['n_documents']} documents, split {report['split']} of {report['corpus_path']}")
     print(headline(report))

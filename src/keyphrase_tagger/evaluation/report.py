@@ -188,9 +188,25 @@ def learning_curve_points(history: list[dict]) -> dict[str, list[tuple[float, fl
     return {k: sorted(v.items()) for k, v in series.items()}
 
 
-def plot_learning_curve(run_dir: Path, path: Path) -> bool:
-    """Losses and validation phrase F1 by step from the run's log history; ``False`` if there is none."""
-    points = learning_curve_points(read_log_history(Path(run_dir)))
+def _epochs_per_step(history: list[dict]) -> float | None:
+    """The ratio epoch / step of the latest logged row (the Trainer logs both), for an epoch axis."""
+    rows = [r for r in history if r.get("step") and r.get("epoch")]
+    if not rows:
+        return None
+    last = max(rows, key=lambda r: r["step"])
+    return last["epoch"] / last["step"]
+
+
+def plot_learning_curve(run_dir: Path, path: Path, decision_f1: float | None = None,
+                        best_step: float | None = None) -> bool:
+    """Losses and validation phrase F1 by step (epochs on the top axis) from the run's log history;
+    ``False`` if there is none.
+
+    ``decision_f1``: the validation phrase F1 of the decision that ships (tuned on that same split
+    after training), drawn at the last step; ``best_step``: the step of the model kept.
+    """
+    history = read_log_history(Path(run_dir))
+    points = learning_curve_points(history)
     if not any(points.values()):
         return False
     plt = _pyplot()
@@ -201,14 +217,28 @@ def plot_learning_curve(run_dir: Path, path: Path) -> bool:
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend(loc="upper left", fontsize="small")
-    if points["eval_phrase_f1"]:
-        ax2 = ax.twinx()
-        ax2.plot(*zip(*points["eval_phrase_f1"]), color="tab:red", marker="o", label="validation phrase micro F1")
-        ax2.set_ylabel("phrase micro F1")
-        ax2.set_ylim(0, 1)
-        ax2.legend(loc="upper right", fontsize="small")
+    ratio = _epochs_per_step(history)
+    if ratio:
+        ax.secondary_xaxis("top", functions=(lambda s: s * ratio, lambda e: e / ratio)).set_xlabel("epoch")
+    if points["eval_phrase_f1"] or decision_f1 is not None:
+        _plot_f1(ax.twinx(), points["eval_phrase_f1"], decision_f1, best_step,
+                 max(step for series in points.values() for step, _ in series))
     ax.set_title("Learning curve")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
+
+
+def _plot_f1(ax, f1_points: list[tuple[float, float]], decision_f1: float | None, best_step: float | None,
+             last_step: float) -> None:
+    if f1_points:
+        ax.plot(*zip(*f1_points), color="tab:red", marker="o", label="validation phrase micro F1 (argmax)")
+    if best_step is not None:
+        ax.axvline(best_step, color="tab:gray", linestyle=":", label="best epoch (model kept)")
+    if decision_f1 is not None:
+        ax.plot([last_step], [decision_f1], color="tab:green", marker="*", markersize=14, linestyle="none",
+                label="shipped decision (tuned on validation)")
+    ax.set_ylabel("phrase micro F1")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper right", fontsize="small")

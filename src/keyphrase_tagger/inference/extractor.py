@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from keyphrase_tagger.checkpoint import CheckpointSettings
+from keyphrase_tagger.checkpoint import CheckpointSettings, check_tokenizer_size, validate_checkpoint
 from keyphrase_tagger.decoding import Prediction, decode_phrases
 from keyphrase_tagger.encoding import CharEncoder
+from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer
 from keyphrase_tagger.recipe import DecodingSettings, adjust, fusion_matcher
@@ -18,21 +20,61 @@ from keyphrase_tagger.records import Phrase
 from keyphrase_tagger.windows import owned_ranges, window_bounds
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
+def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
+    """``auto`` (CUDA if available, else CPU) or a device this machine has (an int is a CUDA index);
+    else :class:`ConfigError`."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    cuda_index = isinstance(device, int) and not isinstance(device, bool)
+    try:
+        resolved = torch.device(f"cuda:{device}" if cuda_index else device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device={device}: not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    if resolved.type == "cpu":
+        return resolved
+    backend = torch.backends.mps if resolved.type == "mps" else getattr(torch, resolved.type, None)
+    if not (hasattr(backend, "is_available") and backend.is_available()):
+        raise ConfigError(f"device={device}: no {resolved.type} device on this machine; use device=cpu or auto")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ConfigError(f"device={device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return resolved
+
+
+def check_batch_size(batch_size: object) -> int:
+    """``batch_size`` (windows per forward pass) as an int >= 1; else :class:`ConfigError`."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size!r}: must be an integer >= 1 (windows per forward pass)")
+    return int(batch_size)
+
+
+def checked_texts(texts: Iterable[str]) -> list[str]:
+    """``texts`` as a list, each a string the tokenizer and the lexicon matcher can read."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"expected a sequence of texts, got one {type(texts).__name__}: pass [text], or use extract()")
+    texts = list(texts)
+    for k, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{k}] is {type(text).__name__}, expected str")
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as err:  # e.g. a "\ud800" JSON escape: no Unicode character
+                raise ValueError(f"texts[{k}]: character {err.start} is a lone surrogate "
+                                 f"U+{ord(text[err.start]):04X}, which is no Unicode character") from None
+    return texts
 
 
 class KeyphraseExtractor:
+    """A checkpoint's model, tokenizer and decision settings: texts in, phrases with offsets out."""
+
     def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto", batch_size: int = 32,
                  featurizer: LexiconFeaturizer | None = None, lexicon: Lexicon | None = None) -> None:
         self.device = resolve_device(device)
+        self.batch_size = check_batch_size(batch_size)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.settings = settings
         self.encoder = CharEncoder(tokenizer)
-        self.batch_size = batch_size
         self.featurizer = featurizer
         # The O prior and gazetteer fusion chosen on validation at training time (recipe.py).
         self.decoding = DecodingSettings.from_dict(settings.decoding)
@@ -41,11 +83,21 @@ class KeyphraseExtractor:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = 32) -> "KeyphraseExtractor":
+        """Load a checkpoint directory (a run's ``model/``).
+
+        The device, the batch size and the checkpoint (:func:`validate_checkpoint`) are checked
+        before any weights are read: :class:`ConfigError` / :class:`CheckpointError` in one line.
+        Weights load from safetensors only, never through pickle.
+        """
+        device = resolve_device(device)
+        batch_size = check_batch_size(batch_size)
+        settings = validate_checkpoint(path)
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-        settings = CheckpointSettings.load(path)  # raises CheckpointError on a non-checkpoint directory
         tokenizer = AutoTokenizer.from_pretrained(str(path))
-        model = AutoModelForTokenClassification.from_pretrained(str(path))
+        model = AutoModelForTokenClassification.from_pretrained(str(path), use_safetensors=True)
+        # Also covers tokenizers built from vocab files, which validate_checkpoint cannot size.
+        check_tokenizer_size(path, len(tokenizer), model.config.vocab_size)
         features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
         decoding = DecodingSettings.from_dict(settings.decoding)
         lexicon = Lexicon.load(path) if features.enabled or decoding.uses_lexicon else None
@@ -60,11 +112,14 @@ class KeyphraseExtractor:
         ``adjust`` applies the checkpoint's decoding settings (O prior, gazetteer fusion, the
         tags of the rescorer's accepted strings; see ``recipe.py``); ``adjust=False`` gives the
         model's own probabilities. :meth:`predict` also keeps the rescorer's accepted strings.
+        A str in place of a list, or a text holding a lone surrogate, is refused
+        (``TypeError`` / ``ValueError`` naming the text's index).
 
         Windows are sorted by length so a batch pads little; each finished batch writes only the
         characters each window owns (``windows.owned_ranges``) into its document's array, so
         memory grows with the batch size, not with the length of a document.
         """
+        texts = checked_texts(texts)
         max_chars, stride = self.settings.max_chars, self.settings.stride
         out = [np.zeros((len(t), 3), dtype=np.float32) for t in texts]
         ids = [self.encoder.encode(t) for t in texts]
@@ -104,6 +159,7 @@ class KeyphraseExtractor:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """What the decoder reads per text: the adjusted probabilities of :meth:`predict_probs` and,
         with the phrase rescorer, its accepted strings (which may nest; ``decoding.py``)."""
+        texts = checked_texts(texts)
         return self._adjust(texts, self.predict_probs(texts, adjust=False))
 
     def _adjust(self, texts: Sequence[str], probs: Sequence[np.ndarray]) -> list[Prediction]:
@@ -115,5 +171,7 @@ class KeyphraseExtractor:
         return self.extract_many([text], **options)[0]
 
     def extract_many(self, texts: Iterable[str], **options) -> list[list[Phrase]]:
-        texts = list(texts)
+        """Phrases of each of ``texts`` (any iterable of str, not a str itself); ``options`` as in
+        :meth:`extract`."""
+        texts = checked_texts(texts)
         return [decode_phrases(t, p, self.settings.cleaning, **options) for t, p in zip(texts, self.predict(texts))]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
+import math
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from keyphrase_tagger.errors import InputFormatError
+from keyphrase_tagger.outputs import replacing_file
 from keyphrase_tagger.records import Phrase
 
 FORMATS = ("auto", "txt", "jsonl")
@@ -43,6 +44,8 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
         raise InputFormatError(path, None, "file not found") from None
     except IsADirectoryError:
         raise InputFormatError(path, None, "is a directory, expected a file") from None
+    except PermissionError:
+        raise InputFormatError(path, None, "permission denied") from None
 
 
 def _decode(path: str, numbered: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, str]]:
@@ -64,23 +67,48 @@ def read_inputs(path: str, fmt: str = "auto") -> list[tuple[object, str]]:
         if fmt == "txt":
             docs.append((number, line))
             continue
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputFormatError(path, number, f"invalid JSON ({err.msg} at column {err.colno})") from None
-        if not isinstance(obj, dict) or "text" not in obj:
-            raise InputFormatError(path, number, 'expected a JSON object with a "text" field')
-        if not isinstance(obj["text"], str):
-            raise InputFormatError(path, number, 'field "text" must be a string')
-        try:  # a "\ud800"-style escape: JSON allows it, but it is no character and cannot be written out
-            obj["text"].encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise InputFormatError(path, number, f'field "text" holds a lone surrogate at character {err.start}'
-                                   ) from None
-        docs.append((obj.get("id", number), obj["text"]))
+        if line.strip():
+            docs.append(_jsonl_document(path, number, line))
     return docs
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal} is out of range")
+    return value
+
+
+def _jsonl_document(path: str, number: int, line: str) -> tuple[object, str]:
+    """``(id, text)`` of one JSONL line, refused unless its output line can be written as strict
+    JSON in UTF-8: no NaN or infinite numbers, no lone surrogates (``"\\ud800"`` escapes)."""
+    try:
+        obj = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
+    except json.JSONDecodeError as err:
+        raise InputFormatError(path, number, f"invalid JSON ({err.msg} at column {err.colno})") from None
+    except ValueError as err:  # NaN, 1e999, or an integer of more digits than Python converts
+        raise InputFormatError(path, number, f"invalid JSON ({str(err).splitlines()[0]})") from None
+    except RecursionError:
+        raise InputFormatError(path, number, "invalid JSON (nested too deeply)") from None
+    if not isinstance(obj, dict) or "text" not in obj:
+        raise InputFormatError(path, number, 'expected a JSON object with a "text" field')
+    if not isinstance(obj["text"], str):
+        raise InputFormatError(path, number, 'field "text" must be a string')
+    doc_id = obj.get("id", number)
+    try:  # JSON allows a "\ud800" escape, but it is no character and cannot be written out
+        obj["text"].encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputFormatError(path, number, f'field "text" holds a lone surrogate at character {err.start}'
+                               ) from None
+    try:
+        json.dumps(doc_id, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputFormatError(path, number, 'field "id" holds a lone surrogate') from None
+    return doc_id, obj["text"]
 
 
 def result_line(doc_id: object, phrases: list[Phrase]) -> str:
@@ -88,19 +116,12 @@ def result_line(doc_id: object, phrases: list[Phrase]) -> str:
 
 
 @contextmanager
-def open_output(path: str):
-    """Stdout for ``-``; else a temporary file renamed over ``path`` only when all went well."""
+def open_output(path: str, key: str = "output") -> Iterator[TextIO]:
+    """Stdout for ``-``; else a stream whose content replaces the file ``path`` only when all went
+    well (see :func:`keyphrase_tagger.outputs.replacing_file`: umask permissions, never a directory)."""
     if path == "-":
         yield sys.stdout
         sys.stdout.flush()
         return
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            yield f
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing_file(path, key) as stream:
+        yield stream
