@@ -7,10 +7,10 @@ Each option is a ``kpt-train`` config (the default, or ``experiment=<name>``). A
 ``kpt-train -m data.split.kfold=K data.split.fold=0,...,K-1 <overrides>`` and is scored by
 ``kpt-cv-report`` (each fold's test split; the gazetteer baselines come from the same reports).
 
-Options marked ``retune_from`` differ from their base option only in ``model.decoding``, which
-acts after training; so they reuse the base's trained folds and redo what ``kpt-train`` does last
-with their config: choose the decoding settings on the fold's validation split and save them in
-the checkpoint. The script checks that the two configs differ in nothing else.
+Options marked ``retune_from`` differ from their base option only in ``decision`` (the config
+group that acts after training); so they reuse the base's trained folds and redo what ``kpt-train``
+does last with their config: fit the decision on the fold's validation split and save it in the
+checkpoint. The script checks that the two configs differ in nothing else.
 
 Everything lands under ``--out`` (``outputs/ablation``); ``--reuse`` keeps a finished option's
 cross-validation instead of training it again, so the table can be rebuilt. ``--folds-from
@@ -51,11 +51,11 @@ OPTIONS = [
            "and lexicon matches with document, lexicon, tagger, word and context features (or O prior and gazetteer "
            "fusion, whichever wins on validation)", retune_from="no_rescore"),
     Option("rescore_no_context", ["experiment=rescore_no_context"], "default without the context features (the "
-           "words before and after a candidate; the fourth round's default)", retune_from="no_rescore"),
+           "words before and after a candidate)", retune_from="no_rescore"),
     Option("rescore_flat", ["experiment=rescore_flat"], "default with phrases decoded from the rescorer's tags "
            "(leftmost-longest: no phrase nested in another)", retune_from="no_rescore"),
     Option("rescore_no_words", ["experiment=rescore_no_words"], "rescore_flat without word runs as candidates and "
-           "without word or context features (the second round's rescorer)", retune_from="no_rescore"),
+           "without word or context features", retune_from="no_rescore"),
     Option("rescore_no_tagger", ["experiment=rescore_no_tagger"], "rescore_flat without the tagger's spans and "
            "confidences (no BERT in the decision)", retune_from="no_rescore"),
     Option("rescore_linear", ["experiment=rescore_linear"], "rescore_flat with a logistic-regression rescorer "
@@ -86,16 +86,15 @@ def compose(overrides: list[str]):
 
 
 def check_same_training(option: Option, base: Option) -> None:
-    """A retuned option may differ from its base only in ``model.decoding`` (and its name)."""
+    """A retuned option may differ from its base only in ``decision`` (and its name)."""
     from omegaconf import OmegaConf
 
     a, b = (OmegaConf.to_container(compose(o.overrides), resolve=False) for o in (option, base))
     for cfg in (a, b):
-        cfg["model"].pop("decoding", None)
-        for key in ("experiment_name", "output_dir", "run_stamp"):
+        for key in ("decision", "experiment_name", "output_dir", "run_stamp"):
             cfg.pop(key, None)
     if a != b:
-        raise SystemExit(f"{option.name} differs from {base.name} in more than model.decoding: cannot reuse its folds")
+        raise SystemExit(f"{option.name} differs from {base.name} in more than decision: cannot reuse its folds")
 
 
 def train_folds(option: Option, sweep_dir: Path, folds: int, threads: int | None) -> float:
@@ -114,15 +113,15 @@ def retune_folds(option: Option, base_dir: Path, sweep_dir: Path) -> None:
     """Copy the base's fold models and choose ``option``'s decoding on each fold's validation split."""
     from omegaconf import OmegaConf
 
-    from keyphrase_tagger.candidates import GROUPS, needs_word_stats
+    from keyphrase_tagger.candidates import needs_word_stats
     from keyphrase_tagger.checkpoint import CheckpointSettings
     from keyphrase_tagger.data.prepare import prepare_corpus
     from keyphrase_tagger.inference.extractor import KeyphraseExtractor
     from keyphrase_tagger.lexicon import Lexicon, build_lexicon
     from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer, leave_one_out_lexicons
-    from keyphrase_tagger.recipe import DecodingSettings, tune_decoding
+    from keyphrase_tagger.recipe import DecodingSettings, fits_decision, tune_decoding
 
-    decoding_cfg = compose(option.overrides).model.get("decoding")
+    config = OmegaConf.to_container(compose(option.overrides).decision, resolve=True)
     for job in sorted(p.parent.parent for p in base_dir.glob("*/model/config.json")):
         target = sweep_dir / job.name
         shutil.rmtree(target, ignore_errors=True)
@@ -130,21 +129,21 @@ def retune_folds(option: Option, base_dir: Path, sweep_dir: Path) -> None:
         model_dir = target / "model"
         settings = CheckpointSettings.load(model_dir)
         decoding = DecodingSettings()
-        if decoding_cfg:
+        if fits_decision(config):
             prepared = prepare_corpus(settings.data)
             validation = [d.document for d in prepared.split("validation")]
             extractor = KeyphraseExtractor.from_pretrained(model_dir, device="cpu")
             probs = extractor.predict_probs([d.text for d in validation], adjust=False)
-            config = OmegaConf.to_container(decoding_cfg, resolve=True)
             training = [d.document for d in prepared.split("train")]
             # As kpt-train builds it (with word statistics where the rescorer reads them).
-            with_words = bool(config.get("rescore")) and needs_word_stats(config.get("rescore_features", GROUPS))
+            rescore = config["kind"] == "rescorer"
+            with_words = rescore and needs_word_stats(config["rescore_features"])
             lexicon = build_lexicon(training, with_words=with_words)
             if set(lexicon.listed) != set(Lexicon.load(model_dir).listed):
                 raise SystemExit(f"{model_dir}: the saved lexicon is not this fold's training lexicon")
             lexicon.save(model_dir)
             rescore_train = []
-            if config.get("rescore"):
+            if rescore:
                 # As kpt-train does: training documents seen with leave-one-out features and lexicon.
                 features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
                 for doc, loo in zip(training, leave_one_out_lexicons(lexicon, training)):

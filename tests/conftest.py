@@ -24,6 +24,14 @@ def compose(config_name: str, overrides: list[str] | None = None):
         return hydra_compose(config_name=config_name, overrides=overrides or [])
 
 
+def decision_config(option: str = "rescorer", **changes) -> dict:
+    """``configs/decision/<option>.yaml`` as the ``decision`` group composes it (plain values), with
+    ``changes`` applied: what training hands to ``tune_decoding``."""
+    from omegaconf import OmegaConf
+
+    return {**OmegaConf.to_container(compose("train", [f"decision={option}"]).decision, resolve=True), **changes}
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """A run directory trained with ``experiment=smoke`` on the embedded corpus (a few seconds)."""

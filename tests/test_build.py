@@ -59,6 +59,21 @@ def test_pretrained_preset_fine_tunes_a_local_checkpoint(pretrained_bert_dir):
         build_model_and_tokenizer(cfg, TEXTS, max_chars=127)
 
 
+def test_pretrained_preset_gets_token_types_for_the_lexicon_features_starting_as_type_0(pretrained_bert_dir):
+    from safetensors.torch import load_file
+
+    cfg = model_cfg("model=bert_base_chinese", f"model.name_or_path={pretrained_bert_dir}")
+    model, _ = build_model_and_tokenizer(cfg, TEXTS, max_chars=126, n_token_types=17)
+    saved = load_file(str(pretrained_bert_dir / "model.safetensors"))["bert.embeddings.token_type_embeddings.weight"]
+    grown = model.bert.embeddings.token_type_embeddings.weight
+    assert model.config.type_vocab_size == 17 and grown.shape == (17, saved.shape[1])
+    torch.testing.assert_close(grown[:2], saved)
+    torch.testing.assert_close(grown[2:], saved[0].expand(15, -1))
+    ids = torch.tensor([[5, 6, 7]])
+    types = torch.tensor([[0, 16, 3]])
+    assert model(input_ids=ids, token_type_ids=types).logits.shape == (1, 3, 3)
+
+
 @pytest.mark.parametrize("preset", ["bert_base_chinese", "roberta_wwm_ext", "macbert_base"])
 def test_pretrained_preset_that_cannot_be_loaded_is_a_config_error(preset, tmp_path):
     cfg = model_cfg(f"model={preset}", f"model.name_or_path={tmp_path / 'missing'}")

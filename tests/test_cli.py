@@ -81,12 +81,15 @@ def test_an_unknown_group_option_lists_the_options():
         "(model is one of: bert_base_chinese, macbert_base, roberta_wwm_ext, tiny)")
     assert check_arguments(["-m", "experiment=smoke,smoek"], "train", "kpt-train").startswith(
         "unknown experiment 'smoek'")
+    assert check_arguments(["decision=rescore"], "train", "kpt-train") == (
+        "unknown decision 'rescore'; did you mean 'rescorer'? (decision is one of: argmax, prior_fusion, rescorer)")
 
 
 @pytest.mark.parametrize("argv", [
     ["-m", "seed=1,2"], ["+extra=1"], ["++seed=3"], ["~threads"], ["hydra.job.chdir=true"],
     ["--cfg", "job", "seed=3"], ["--help", "topk=1"], ["experiment=smoke", "model.hidden_size=16"],
-    ["-m", "experiment=smoke,plain", "model.lexicon_features.enabled=false"], ["-m", "data.split.fold=range(5)"],
+    ["-m", "experiment=smoke,plain", "features.enabled=false"], ["-m", "data.split.fold=range(5)"],
+    ["-m", "decision=argmax,prior_fusion,rescorer", "decision.fusion=false"], ["features=none", "decision=argmax"],
     ["model=bert_base_chinese", "model.name_or_path=/models/bert"], ["data.split.ratios.0=0.7"],
 ])
 def test_what_hydra_accepts_passes_the_check(argv):

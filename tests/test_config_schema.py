@@ -47,9 +47,15 @@ BAD_VALUES = [
     ("train", "seed=abc", r"^seed: expected an integer, got 'abc'$"),
     ("train", "threads=0", r"^threads=0: must be >= 1$"),
     ("train", "model.hidden_size=abc", r"^model\.hidden_size: expected an integer or null, got 'abc'$"),
-    ("train", "model.decoding.rescore_features=[document,typo]",
-     r"^model\.decoding\.rescore_features\[1\]: expected one of 'document', .*, got 'typo'$"),
-    ("train", "model.decoding.o_scale=0", r"^model\.decoding\.o_scale=0: must be > 0$"),
+    ("train", "decision.rescore_features=[document,typo]",
+     r"^decision\.rescore_features\[1\]: expected one of 'document', .*, got 'typo'$"),
+    ("train", "decision.o_scale=0", r"^decision\.o_scale=0: must be > 0$"),
+    ("train", "decision.kind=beam", r"^decision\.kind: expected one of 'argmax', 'prior_fusion', 'rescorer', got 'beam'$"),
+    # A kind set by hand on top of another option lacks the keys it reads.
+    ("train", "decision=argmax decision.kind=rescorer",
+     r"^decision\.kind=rescorer: decision\.o_scale is not set \(decision=rescorer selects a complete "),
+    ("train", "features.rate_edges=abc", r"^features\.rate_edges: expected a list, got 'abc'$"),
+    ("train", "optimized_metric=eval_f1", r"^optimized_metric=eval_f1: not a metric kpt-train reports; choose one of "),
     ("train", "trainer.learning_rate=abc", r"^trainer\.learning_rate: expected a number, got 'abc'$"),
     ("train", "trainer.learning_rate=0", r"^trainer\.learning_rate=0: must be > 0$"),
     ("train", "trainer.num_train_epochs=0", r"^trainer\.num_train_epochs=0: must be > 0$"),
@@ -107,8 +113,8 @@ def _names(group: str) -> list[str]:
     return sorted(p.stem for p in (REPO / "configs" / group).glob("*.yaml"))
 
 
-TRAIN_OPTIONS = ([[]] + [[f"experiment={e}"] for e in _names("experiment")] + [[f"model={m}"] for m in _names("model")]
-                 + [[f"trainer={t}"] for t in _names("trainer")])
+TRAIN_OPTIONS = [[]] + [[f"{group}={option}"] for group in ("experiment", "model", "features", "decision", "trainer")
+                        for option in _names(group)]
 
 
 @pytest.mark.parametrize("overrides", TRAIN_OPTIONS, ids=[" ".join(o) or "defaults" for o in TRAIN_OPTIONS])

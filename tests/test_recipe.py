@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from conftest import decision_config
 
 from keyphrase_tagger.checkpoint import SETTINGS_FILE, CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
@@ -94,7 +95,7 @@ def test_light_fusion_tips_only_characters_the_model_was_unsure_of(lexicon):
 
 def test_tuning_turns_fusion_on_when_the_model_misses_what_the_lexicon_knows(lexicon):
     docs = [Document("v", "数字经济和服务业", ("数字经济", "服务业"))]
-    settings, f1 = tune_decoding(docs, [confident_o(8)], lexicon, CLEANING)
+    settings, f1 = tune_decoding(docs, [confident_o(8)], lexicon, CLEANING, decision_config("prior_fusion"))
     assert settings.fusion_min_rate is not None and settings.fusion_min_rate < 1.0
     assert f1 == 1.0
 
@@ -104,14 +105,15 @@ def test_tuning_keeps_the_model_alone_when_the_lexicon_would_only_add_errors(lex
     probs = confident_o(len(text))
     probs[5:8] = [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]  # the model finds 服务业
     docs = [Document("v", text, ("服务业",))]  # and 数字经济 is not listed here
-    settings, f1 = tune_decoding(docs, [probs], lexicon, CLEANING, {"o_scale": 1.0})
+    settings, f1 = tune_decoding(docs, [probs], lexicon, CLEANING, decision_config("prior_fusion", o_scale=1.0))
     assert settings == DecodingSettings()
     assert f1 == 1.0
 
 
 def test_tuning_honours_fixed_values_and_fusion_off(lexicon):
     docs = [Document("v", "数字经济和服务业", ("数字经济", "服务业"))]
-    settings, _ = tune_decoding(docs, [confident_o(8)], lexicon, CLEANING, {"fusion": False, "o_scale": 0.7})
+    settings, _ = tune_decoding(docs, [confident_o(8)], lexicon, CLEANING,
+                                decision_config("prior_fusion", fusion=False, o_scale=0.7))
     assert settings == DecodingSettings(o_scale=0.7)
 
 
@@ -159,7 +161,7 @@ def test_tuning_logs_each_step_with_its_result_in_short_lines(caplog):
     docs = [Document("v", "数字经济和服务业", ("数字经济", "服务业"))]
     with caplog.at_level("INFO", logger="keyphrase_tagger"):
         tune_decoding(docs, [confident_o(8)], lexicon, CLEANING,
-                      {"rescore": True, "rescore_hidden": 4, "rescore_steps": 20}, train=train)
+                      decision_config("rescorer", rescore_hidden=4, rescore_steps=20), train=train)
     messages = [r.getMessage() for r in caplog.records]
     for step in ("decoding: best of 27 O prior / fusion settings on 1 validation documents",
                  "rescorer: ", "candidates of 3 training documents",

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from conftest import decision_config
 
 from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
@@ -48,6 +49,13 @@ def tagged(probs: np.ndarray, start: int, end: int) -> np.ndarray:
 
 def feature(names: list[str], x: np.ndarray, phrase: str, name: str) -> float:
     return float(x[names.index(phrase), FEATURES.index(name)])
+
+
+def fit(train, validation, lexicon, hidden: int, groups=GROUPS):
+    """``fit_rescorer`` with the shipped rescorer's other settings (``configs/decision/rescorer.yaml``)."""
+    cfg = decision_config("rescorer")
+    return fit_rescorer(train, validation, lexicon, CLEANING, cfg["candidate_o_scale"], hidden, groups=groups,
+                        steps=cfg["rescore_steps"], nested=cfg["rescore_nested"])
 
 
 def accept_lexicon_phrases(threshold_logit: float = 0.0) -> Rescorer:
@@ -190,8 +198,7 @@ def test_fitted_rescorer_learns_that_recurring_phrases_are_listed(hidden, groups
     lexicon = build_lexicon(TRAIN, with_words=True)
     train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
     validation = [Document("v", "数字经济，数字经济。绿色发展", ("数字经济",))]
-    rescorer, f1 = fit_rescorer(train, [(validation[0], confident_o(len(validation[0].text)))], lexicon, CLEANING,
-                                hidden=hidden, groups=groups)
+    rescorer, f1 = fit(train, [(validation[0], confident_o(len(validation[0].text)))], lexicon, hidden, groups)
     assert len(rescorer.hidden) == hidden and rescorer.groups == groups
     assert f1 == 1.0
     text = "绿色发展和绿色发展。数字经济"
@@ -204,10 +211,10 @@ def test_tuning_keeps_the_rescorer_only_when_asked_and_given_training_documents(
     train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
     docs = [Document("v", "数字经济，数字经济。绿色发展", ("数字经济",))]
     probs = [confident_o(len(docs[0].text))]
-    settings, f1 = tune_decoding(docs, probs, lexicon, CLEANING, {"rescore": True}, train=train)
+    settings, f1 = tune_decoding(docs, probs, lexicon, CLEANING, decision_config("rescorer"), train=train)
     assert settings.rescore is not None and f1 == 1.0
-    assert tune_decoding(docs, probs, lexicon, CLEANING, {"rescore": False}, train=train)[0].rescore is None
-    assert tune_decoding(docs, probs, lexicon, CLEANING, {"rescore": True})[0].rescore is None
+    assert tune_decoding(docs, probs, lexicon, CLEANING, decision_config("prior_fusion"), train=train)[0].rescore is None
+    assert tune_decoding(docs, probs, lexicon, CLEANING, decision_config("rescorer"))[0].rescore is None
 
 
 def test_extractor_applies_the_checkpoints_rescorer(smoke_checkpoint, tmp_path):
@@ -233,7 +240,7 @@ def test_reported_validation_f1_is_the_f1_of_what_the_rescorer_decodes():
     validation = [Document("v", "数字经济，数字经济。绿色发展和服务业", ("数字经济", "绿色发展")),
                   Document("w", "绿色发展，绿色发展。数字经济与服务业", ("绿色发展", "数字经济"))]
     pairs = [(d, confident_o(len(d.text))) for d in validation]
-    rescorer, f1 = fit_rescorer(train, pairs, lexicon, CLEANING, hidden=0)
+    rescorer, f1 = fit(train, pairs, lexicon, hidden=0)
     settings = DecodingSettings(rescore=rescorer.to_dict())
     decoded = [{p.text for p in decode_phrases(d.text, adjust(d.text, p, settings, None, lexicon, CLEANING),
                                                CLEANING)} for d, p in pairs]

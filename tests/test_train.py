@@ -88,6 +88,24 @@ def test_run_directory_holds_metrics_and_the_log_history(smoke_run):
     assert "eval_phrase_f1" in history[0] and len(history) > 1
 
 
+def test_every_metric_a_sweeper_may_optimise_is_reported_by_a_run(smoke_run):
+    from keyphrase_tagger.training.run_record import VALIDATION_METRICS
+
+    metrics = json.loads((smoke_run / "metrics.json").read_text(encoding="utf-8"))
+    assert set(VALIDATION_METRICS) <= set(metrics)
+
+
+def test_sweepers_get_the_validation_f1_of_the_decision_that_ships():
+    from keyphrase_tagger.training.run_record import optimized_value
+
+    fitted = {"eval_phrase_f1": 0.40, "eval_tuned_phrase_f1": 0.45, "eval_loss": 0.2}
+    assert optimized_value(fitted, compose("train").optimized_metric) == 0.45
+    argmax = {"eval_phrase_f1": 0.40, "eval_loss": 0.2}  # decision=argmax: nothing fitted
+    assert optimized_value(argmax, compose("train", ["decision=argmax"]).optimized_metric) == 0.40
+    assert optimized_value(fitted, "eval_loss") == 0.2
+    assert optimized_value({"train_loss": 1.0}, "eval_tuned_phrase_f1") is None  # no validation split
+
+
 def test_checkpoint_loads_with_plain_transformers(smoke_checkpoint):
     from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
 
@@ -110,6 +128,7 @@ def test_checkpoint_loads_with_plain_transformers(smoke_checkpoint):
 
 def test_pretrained_preset_fine_tunes_a_saved_checkpoint_and_predicts(pretrained_bert_dir, tmp_path):
     from keyphrase_tagger import KeyphraseExtractor
+    from keyphrase_tagger.lexicon_features import LexiconFeatureConfig
     from keyphrase_tagger.training.train import train
 
     run_dir = tmp_path / "run"
@@ -121,6 +140,11 @@ def test_pretrained_preset_fine_tunes_a_saved_checkpoint_and_predicts(pretrained
     assert_is_checkpoint(model_dir)
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     assert config["max_position_embeddings"] == 128 and config["hidden_size"] == 32
+    # The default recipe, as with the tiny preset: lexicon input features and a fitted decision.
+    settings = json.loads((model_dir / "keyphrase_tagger.json").read_text(encoding="utf-8"))
+    assert settings["lexicon_features"]["enabled"]
+    assert config["type_vocab_size"] == LexiconFeatureConfig.from_dict(settings["lexicon_features"]).n_types
+    assert "eval_tuned_phrase_f1" in metrics
     # The encoder was fine-tuned from the saved weights, not rebuilt.
     before, after = load_weights(pretrained_bert_dir), load_weights(model_dir)
     name = "bert.embeddings.position_embeddings.weight"
@@ -262,11 +286,12 @@ def test_configs_resolve_to_the_documented_run_directory():
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml")))
 def test_every_experiment_composes_with_known_rescorer_features(experiment):
-    from keyphrase_tagger.candidates import GROUPS, feature_names
+    from keyphrase_tagger.candidates import feature_names
 
     cfg = compose("train", [f"experiment={experiment}"])
     assert cfg.experiment_name == experiment  # each file names its own output folder
-    feature_names((cfg.model.decoding or {}).get("rescore_features", GROUPS))  # raises on an unknown group
+    if cfg.decision.kind == "rescorer":
+        feature_names(cfg.decision.rescore_features)  # raises on an unknown group
 
 
 def first_logged_loss(corpus: Path, run_dir: Path, *extra: str) -> float:

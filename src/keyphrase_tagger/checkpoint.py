@@ -200,7 +200,7 @@ def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict)
     try:
         features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
         decoding = DecodingSettings.from_dict(settings.decoding)
-    except (ValueError, TypeError, AttributeError) as err:
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
         raise CheckpointError(f"{path}: unreadable lexicon_features or decoding ({_one_line(err)})") from None
     groups = _check_rescorer(path, decoding.rescore) if decoding.rescore is not None else ()
     types = model.get("type_vocab_size", 2)

@@ -23,18 +23,20 @@ from keyphrase_tagger.segmentation import document_word_counts
 
 @dataclass(frozen=True)
 class LexiconFeatureConfig:
-    enabled: bool = False
-    rate_edges: tuple[float, ...] = (0.1, 0.3, 0.6)
-    recurrence: bool = True
+    """The ``features`` config group (``configs/features/``, which holds the values), as the
+    checkpoint stores it under ``lexicon_features``."""
+
+    enabled: bool
+    rate_edges: tuple[float, ...]
+    recurrence: bool
 
     @classmethod
     def from_dict(cls, cfg: Mapping | None) -> "LexiconFeatureConfig":
+        """Enabled features need every key; none given (``None``, ``{}``) means no features."""
         cfg = dict(cfg or {})
-        return cls(
-            enabled=bool(cfg.get("enabled", False)),
-            rate_edges=tuple(float(x) for x in cfg.get("rate_edges", (0.1, 0.3, 0.6))),
-            recurrence=bool(cfg.get("recurrence", True)),
-        )
+        if not cfg.get("enabled", False):
+            return cls(False, tuple(float(x) for x in cfg.get("rate_edges", ())), bool(cfg.get("recurrence", False)))
+        return cls(True, tuple(float(x) for x in cfg["rate_edges"]), bool(cfg["recurrence"]))
 
     def to_dict(self) -> dict:
         return {"enabled": self.enabled, "rate_edges": list(self.rate_edges), "recurrence": self.recurrence}

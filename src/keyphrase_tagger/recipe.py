@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keyphrase_tagger.candidates import GROUPS
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.decoding import Prediction, decode_phrases, scale_o
+from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.logging_setup import progress
@@ -38,6 +38,16 @@ from keyphrase_tagger.records import B, I, Document
 from keyphrase_tagger.rescoring import Rescorer, fit_rescorer
 
 log = logging.getLogger(__name__)
+
+# The kinds of decision (configs/decision/<kind>.yaml) and the keys of the ``decision`` config each
+# reads; the values live in those files only. A rescorer falls back to the best O prior / fusion
+# setting, so it reads that search's keys too.
+DECISION_KINDS: tuple[str, ...] = ("argmax", "prior_fusion", "rescorer")
+PRIOR_FUSION_KEYS: tuple[str, ...] = ("o_scale", "fusion", "fusion_min_rate", "fusion_weight")
+RESCORER_KEYS: tuple[str, ...] = ("rescore_features", "candidate_o_scale", "rescore_hidden", "rescore_steps",
+                                  "rescore_nested")
+DECISION_KEYS: dict[str, tuple[str, ...]] = {"argmax": (), "prior_fusion": PRIOR_FUSION_KEYS,
+                                             "rescorer": PRIOR_FUSION_KEYS + RESCORER_KEYS}
 
 # Candidates searched on validation for a setting given as "auto" (the first is "no change").
 O_SCALE_GRID: tuple[float, ...] = (1.0, 0.7, 0.5)
@@ -120,6 +130,23 @@ def adjust(text: str, probs: np.ndarray, settings: DecodingSettings, matcher: Ph
     return Prediction(out)
 
 
+def check_decision(decision: Mapping) -> None:
+    """Raise :class:`ConfigError` unless the ``decision`` config has every key its ``kind`` reads
+    (``decision.kind=rescorer`` on top of ``decision=argmax`` would lack them)."""
+    kind = decision.get("kind")
+    if kind not in DECISION_KEYS:
+        raise ConfigError(f"decision.kind={kind}: choose one of {', '.join(DECISION_KINDS)} (decision=<kind>)")
+    missing = [k for k in DECISION_KEYS[kind] if k not in decision]
+    if missing:
+        raise ConfigError(f"decision.kind={kind}: decision.{missing[0]} is not set "
+                          f"(decision={kind} selects a complete {kind} decision)")
+
+
+def fits_decision(decision: Mapping | None) -> bool:
+    """Whether the ``decision`` config asks for anything to be fitted after training."""
+    return bool(decision) and decision.get("kind") != "argmax"
+
+
 def _f1(documents: Sequence[Document], predictions: Sequence[Prediction], cleaning: CleaningConfig) -> float:
     predicted = [{p.text for p in decode_phrases(d.text, pr, cleaning)} for d, pr in zip(documents, predictions)]
     return phrase_scores(predicted, [d.phrases for d in documents])["micro"]["f1"]
@@ -130,27 +157,27 @@ def tune_decoding(
     probs: Sequence[np.ndarray],
     lexicon: Lexicon,
     cleaning: CleaningConfig,
-    config: Mapping | None = None,
+    config: Mapping,
     train: Sequence[tuple[Document, np.ndarray, Lexicon]] = (),
     show_progress: bool = False,
 ) -> tuple[DecodingSettings, float]:
     """The settings with the best phrase micro F1 on ``documents`` (validation), and that F1.
 
-    ``config`` (the ``model.decoding`` group) fixes a setting with a number or asks for a grid
-    search with ``"auto"``; ``fusion: false`` turns fusion off. Ties keep the earlier candidate,
-    i.e. the smaller intervention. ``rescore: true`` also fits the phrase-level rescorer on
-    ``train`` (training documents, their model probabilities, their leave-one-out lexicons; see
-    ``rescoring.py``) and keeps it if it beats the best grid setting on validation. Each step logs
-    its result; ``show_progress``: progress bars on a terminal.
+    ``config`` (the ``decision`` group, kind ``prior_fusion`` or ``rescorer``) fixes a setting with
+    a number or asks for a grid search with ``"auto"``; ``fusion: false`` turns fusion off. Ties
+    keep the earlier candidate, i.e. the smaller intervention. Kind ``rescorer`` also fits the
+    phrase-level rescorer on ``train`` (training documents, their model probabilities, their
+    leave-one-out lexicons; see ``rescoring.py``) and keeps it if it beats the best grid setting on
+    validation. Each step logs its result; ``show_progress``: progress bars on a terminal.
     """
-    config = dict(config or {})
+    check_decision(config)
 
     def grid(key: str, auto: Sequence[float]) -> list:
-        value = config.get(key, "auto")
+        value = config[key]
         return list(auto) if value == "auto" else [None if value is None else float(value)]
 
     fusions: list[tuple[float | None, float]] = [(None, 1.0)]
-    if config.get("fusion", True):
+    if config["fusion"]:
         fusions += [(r, w) for r in grid("fusion_min_rate", RATE_GRID) if r is not None
                     for w in grid("fusion_weight", WEIGHT_GRID)]
     candidates = [DecodingSettings(o_scale, rate, weight) for o_scale in grid("o_scale", O_SCALE_GRID)
@@ -164,12 +191,11 @@ def tune_decoding(
             best = (f1, settings)
     log.info("decoding: best of %d O prior / fusion settings on %d validation documents: %s, phrase F1 %.4f "
              "(%.1f s)", len(candidates), len(documents), best[1].describe(), best[0], time.perf_counter() - started)
-    if config.get("rescore") and train:
+    if config["kind"] == "rescorer" and train:
         rescorer, _ = fit_rescorer(train, list(zip(documents, probs)), lexicon, cleaning,
-                                   float(config.get("candidate_o_scale", 0.5)), int(config.get("rescore_hidden", 0)),
-                                   groups=tuple(config.get("rescore_features", GROUPS)),
-                                   steps=int(config.get("rescore_steps", 500)),
-                                   nested=bool(config.get("rescore_nested", False)), show_progress=show_progress)
+                                   float(config["candidate_o_scale"]), int(config["rescore_hidden"]),
+                                   groups=tuple(config["rescore_features"]), steps=int(config["rescore_steps"]),
+                                   nested=bool(config["rescore_nested"]), show_progress=show_progress)
         settings = DecodingSettings(rescore=rescorer.to_dict())
         f1 = _f1(documents, [adjust(d.text, p, settings, None, lexicon, cleaning)
                              for d, p in zip(documents, probs)], cleaning)

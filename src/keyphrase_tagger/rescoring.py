@@ -66,7 +66,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int 
     return w
 
 
-def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, steps: int = 500, weight_decay: float = 1e-3,
+def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, steps: int, weight_decay: float = 1e-3,
             seed: int = 0, show_progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """One tanh hidden layer, full-batch Adam on the log loss (``x`` standardised): the feature
     interactions a linear model cannot weigh (e.g. recurrence matters more for unlisted phrases).
@@ -188,12 +188,13 @@ def fit_rescorer(
     validation: Sequence[tuple[Document, np.ndarray]],
     lexicon: Lexicon,
     cleaning: CleaningConfig,
-    candidate_o_scale: float = 0.5,
-    hidden: int = 0,
+    candidate_o_scale: float,
+    hidden: int,
+    *,
+    groups: Sequence[str],
+    steps: int,
+    nested: bool,
     l2: float = 1.0,
-    groups: Sequence[str] = GROUPS,
-    steps: int = 500,
-    nested: bool = False,
     show_progress: bool = False,
 ) -> tuple[Rescorer, float]:
     """Fit on ``train`` (document, model probabilities, the lexicon it may see: leave-one-out),

@@ -53,11 +53,12 @@ def _share_run_stamp_across_ranks() -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @reports_errors
 def _main(cfg: DictConfig) -> float | None:
+    from keyphrase_tagger.training.run_record import optimized_value
     from keyphrase_tagger.training.train import train
 
     metrics = train(cfg)
     # Returned for Hydra sweepers (e.g. optuna) that optimise the validation score.
-    return metrics.get("eval_phrase_f1")
+    return optimized_value(metrics, cfg.optimized_metric)
 
 
 def _stamped_main() -> None:

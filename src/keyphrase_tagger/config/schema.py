@@ -6,8 +6,9 @@ them, so a key added to a YAML file needs its line here.
 
 Rules that span keys or need the data live with the code that applies them and are called from
 :mod:`keyphrase_tagger.config.validate`: ``data.window`` (``windows.check_window``),
-``data.split`` (``data.splits.check_ratios`` / ``check_folds``), the ``trainer`` group
-(``training.arguments``); the choices of ``data.on_missing_phrase``, ``data.overlap``, ``split``
+``data.split`` (``data.splits.check_ratios`` / ``check_folds``), the keys each ``decision.kind``
+reads (``recipe.check_decision``), ``optimized_metric`` (``training.run_record``), the ``trainer``
+group (``training.arguments``); the choices of ``data.on_missing_phrase``, ``data.overlap``, ``split``
 and ``format`` are checked where they are read.
 """
 
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 from keyphrase_tagger.candidates import GROUPS
 from keyphrase_tagger.config.checking import bounded
+from keyphrase_tagger.recipe import DECISION_KINDS
 
 Device = str | int  # "auto", "cpu", "cuda:1", or a CUDA index; judged by extractor.resolve_device
 
@@ -57,16 +59,19 @@ class DataSchema:
 
 
 @dataclass
-class LexiconFeaturesSchema:
+class FeaturesSchema:
+    """The ``features`` group: lexicon input features (``lexicon_features.py``)."""
+
     enabled: bool
     rate_edges: list[float]
     recurrence: bool
 
 
 @dataclass
-class DecodingSchema:
-    """``"auto"``: searched on validation; a number fixes the setting."""
+class DecisionSchema:
+    """The ``decision`` group. ``"auto"``: searched on validation; a number fixes the setting."""
 
+    kind: Literal[DECISION_KINDS]
     o_scale: Literal["auto"] | float = bounded(gt=0)
     fusion: bool
     fusion_min_rate: Literal["auto"] | float | None = bounded(ge=0, le=1)
@@ -95,8 +100,6 @@ class ModelSchema:
     attention_probs_dropout_prob: float | None = bounded(ge=0, lt=1)
     type_vocab_size: int | None = bounded(ge=1)
     initializer_range: float | None = bounded(gt=0)
-    lexicon_features: LexiconFeaturesSchema | None
-    decoding: DecodingSchema | None
 
 
 @dataclass
@@ -107,8 +110,11 @@ class TrainSchema:
     verbose: bool
     run_stamp: str | int
     output_dir: Path
+    optimized_metric: str
     data: DataSchema
     model: ModelSchema
+    features: FeaturesSchema
+    decision: DecisionSchema
     trainer: dict  # TrainingArguments' own annotations: training.arguments.check_trainer_config
 
 

@@ -16,7 +16,9 @@ from keyphrase_tagger.config.checking import check_fields, plain
 from keyphrase_tagger.config.schema import CvReportSchema, EvaluateSchema, PredictSchema, PrepareSchema, TrainSchema
 from keyphrase_tagger.data.splits import check_folds, check_ratios
 from keyphrase_tagger.errors import ConfigError
+from keyphrase_tagger.recipe import check_decision
 from keyphrase_tagger.training.arguments import check_trainer_config, training_arguments
+from keyphrase_tagger.training.run_record import check_optimized_metric
 from keyphrase_tagger.windows import check_window
 
 
@@ -59,6 +61,10 @@ def check_train_config(cfg: Mapping) -> dict:
     values = plain(cfg)
     check_fields("", values, TrainSchema)
     check_data(values.get("data") or {})
+    if "decision" in values:
+        check_decision(values["decision"])
+    if "optimized_metric" in values:
+        check_optimized_metric(values["optimized_metric"])
     check_trainer_config(values.get("trainer") or {})
     return values
 

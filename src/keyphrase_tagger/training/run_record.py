@@ -14,6 +14,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.report import LEARNING_CURVE_PNG, plot_learning_curve
 from keyphrase_tagger.training.arguments import CHECKPOINTS_DIR, checkpoint_dirs
 
@@ -21,14 +22,35 @@ log = logging.getLogger(__name__)
 
 LATEST = "latest"  # the link, next to the run directories, to the newest finished single run
 BEST_MODEL_METRIC = "eval_phrase_f1"  # metric_for_best_model "phrase_f1", as the Trainer logs it
+DECISION_METRIC = "eval_tuned_phrase_f1"  # the validation F1 of the fitted decision
+# What a run with a validation split reports and a sweeper may optimise (optimized_metric).
+VALIDATION_METRICS: tuple[str, ...] = (DECISION_METRIC, BEST_MODEL_METRIC, "eval_phrase_precision",
+                                       "eval_phrase_recall", "eval_phrase_macro_f1", "eval_entity_f1", "eval_loss")
 NOTES = {
     "eval_phrase_f1": "validation phrase micro F1 of the best epoch's model with argmax decoding: the metric "
-                      "that chose the best epoch (best_epoch)",
+                      "that chose the best epoch (best_epoch). The decision is fitted once, after training, on "
+                      "that epoch's outputs: fitting it at every epoch would add a pass over every training "
+                      "window and a rescorer fit to each epoch",
     "eval_tuned_phrase_f1": "validation phrase micro F1 of the decision that ships (decision; its settings and "
                             "weights are in model/keyphrase_tagger.json under decoding), tuned on these same "
                             "validation documents, so optimistic: kpt-evaluate on the test split gives the "
                             "unbiased score",
 }
+
+
+def check_optimized_metric(name: str) -> None:
+    """Raise :class:`ConfigError` unless ``name`` is a metric a run reports (:data:`VALIDATION_METRICS`)."""
+    if name not in VALIDATION_METRICS:
+        raise ConfigError(f"optimized_metric={name}: not a metric kpt-train reports; "
+                          f"choose one of {', '.join(VALIDATION_METRICS)}")
+
+
+def optimized_value(metrics: dict, name: str) -> float | None:
+    """``metrics[name]``, the score returned to Hydra sweepers. Where no decision was fitted
+    (``decision=argmax``), the decision's F1 is argmax's; ``None`` for a run without a validation split."""
+    if name == DECISION_METRIC and name not in metrics:
+        name = BEST_MODEL_METRIC
+    return metrics.get(name)
 
 
 def is_multirun_job() -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from keyphrase_tagger.candidates import GROUPS, needs_word_stats
+from keyphrase_tagger.candidates import needs_word_stats
 from keyphrase_tagger.checkpoint import SETTINGS_FILE, CheckpointSettings
 from keyphrase_tagger.config.validate import validate_train_config
 from keyphrase_tagger.data.cleaning import CleaningConfig
@@ -29,7 +29,7 @@ from keyphrase_tagger.lexicon_features import (
 from keyphrase_tagger.logging_setup import quiet_libraries
 from keyphrase_tagger.modeling.build import build_model_and_tokenizer
 from keyphrase_tagger.modeling.features import windows_dataset
-from keyphrase_tagger.recipe import DecodingSettings, tune_decoding
+from keyphrase_tagger.recipe import DecodingSettings, fits_decision, tune_decoding
 from keyphrase_tagger.training.arguments import CHECKPOINTS_DIR, resume_checkpoint, training_arguments
 from keyphrase_tagger.training.run_info import run_info
 from keyphrase_tagger.training.run_record import (
@@ -133,11 +133,10 @@ def load_inputs(cfg: DictConfig) -> TrainingInputs:
         train_docs, val_docs = train_docs[:max_docs], val_docs[: max(1, max_docs // 2)]
     if not train_docs:
         raise ConfigError("the training split is empty: the corpus needs more documents for this split config")
-    features = LexiconFeatureConfig.from_dict(cfg.model.get("lexicon_features"))
-    decoding_group = cfg.model.get("decoding") or {}
-    rescore = bool(decoding_group.get("rescore"))
+    features = LexiconFeatureConfig.from_dict(cfg.features)
+    rescore = cfg.decision.kind == "rescorer"
     # Word statistics only where the rescorer's word features read them.
-    with_words = rescore and needs_word_stats(decoding_group.get("rescore_features", GROUPS))
+    with_words = rescore and needs_word_stats(cfg.decision.rescore_features)
     lexicon = build_lexicon((d.document for d in train_docs), with_words=with_words)
     # Each training document's lexicon without it: shared by the input features and the rescorer
     # (the same objects, so each one's matcher is built once).
@@ -216,7 +215,7 @@ def decide(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, m
         train_probs = predict_probs(trainer, train_ds, inputs.train_docs, inputs.max_chars, inputs.stride)
         rescore_train = list(zip([d.document for d in inputs.train_docs], train_probs, inputs.loo_lexicons))
     decoding, tuned_f1 = tune_decoding([d.document for d in inputs.val_docs], val_probs, inputs.lexicon,
-                                       inputs.cleaning, OmegaConf.to_container(cfg.model.decoding, resolve=True),
+                                       inputs.cleaning, OmegaConf.to_container(cfg.decision, resolve=True),
                                        train=rescore_train, show_progress=not trainer.args.disable_tqdm)
     metrics["eval_tuned_phrase_f1"] = tuned_f1
     log.info("decision: %s; validation phrase F1 %.4f (argmax, best epoch) -> %.4f (settings and weights: "
@@ -255,7 +254,7 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     if has_val:
         metrics.update(trainer.evaluate())
     decision = None
-    if has_val and cfg.model.get("decoding"):
+    if has_val and fits_decision(cfg.decision):
         decision = decide(cfg, trainer, inputs, train_ds, val_ds, metrics)
 
     model_dir = run_dir / "model"
