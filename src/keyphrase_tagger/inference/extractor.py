@@ -147,23 +147,14 @@ class KeyphraseExtractor:
 
     @torch.inference_mode()
     def predict_probs(self, texts: Sequence[str], adjust: bool = True) -> list[np.ndarray]:
-        """Per-character tag probabilities of each text, windows batched across texts.
+        """Per text (a sequence of str, not a str), its ``(len(text), 3)`` tag probabilities: rows
+        sum to 1, columns ``O``, ``B-KP``, ``I-KP`` (:data:`~keyphrase_tagger.records.LABELS`).
 
-        Args:
-            texts: a sequence of str (not a str itself); any length, empty texts included.
-            adjust: apply the checkpoint's decision settings (O prior, gazetteer fusion, or the
-                tags of the rescorer's accepted strings; see ``recipe.py``), which makes the rows
-                decision scores rather than model probabilities; ``False`` gives the model's own
-                probabilities. :meth:`predict` also keeps the rescorer's accepted strings.
-
-        Returns:
-            Per text, an array of shape ``(len(text), 3)``: rows sum to 1, columns in the order of
-            :data:`~keyphrase_tagger.records.LABELS` (``O``, ``B-KP``, ``I-KP``); float32 with
-            ``adjust=False``.
-
-        Raises:
-            TypeError: ``texts`` is a str, or holds something other than str (named by index).
-            ValueError: a text holds a lone surrogate, which is no Unicode character (named by index).
+        ``adjust=False`` gives the model's own float32 probabilities; ``adjust=True`` applies the
+        checkpoint's decision (O prior, gazetteer fusion, or the tags of the rescorer's accepted
+        strings; ``recipe.py``), so the rows are decision scores, not model probabilities
+        (:meth:`predict` also keeps the rescorer's accepted strings). Raises ``TypeError`` for a
+        str or a non-str item and ``ValueError`` for a lone surrogate, naming the text's index.
 
         Windows are sorted by length so a batch pads little; each finished batch writes only the
         characters each window owns (``windows.owned_ranges``) into its document's array, so
