@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.corpus import read_corpus
 from keyphrase_tagger.lexicon import build_lexicon
 from keyphrase_tagger.records import B, I, O, Document
-from keyphrase_tagger.segmentation import NO_POS, POS_TAGS, WordStats, segment
+from keyphrase_tagger.segmentation import NO_POS, POS_TAGS, segment
 
 CLEANING = CleaningConfig()
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "raw" / "policy_keyphrases.txt"
@@ -58,15 +57,16 @@ def test_words_group_needs_word_statistics():
         candidate_features("数字经济", np.full((4, 3), 1 / 3), build_lexicon(TRAIN), CLEANING, 0.5, GROUPS)
 
 
-def test_context_group_refuses_word_statistics_without_context_counts():
+@pytest.mark.parametrize("groups", [("lexicon",), ("tagger", "words"), ("lexicon", "context"), ("words", "document")])
+def test_a_groups_columns_are_the_same_whichever_other_groups_are_chosen(groups):
     lexicon = build_lexicon(TRAIN, with_words=True)
-    old = dataclasses.replace(lexicon, words=WordStats({w: row[:4] for w, row in lexicon.words.counts.items()}))
-    probs = np.full((4, 3), 1 / 3)
-    with pytest.raises(ValueError, match="context counts"):
-        candidate_features("数字经济", probs, old, CLEANING, 0.5, GROUPS)
-    # The groups an older checkpoint's rescorer was fitted on still work with its statistics.
-    names, _ = candidate_features("数字经济", probs, old, CLEANING, 0.5, ("document", "lexicon", "tagger", "words"))
-    assert "数字经济" in names
+    text = "推动服务业发展，数字经济和绿色发展"
+    probs = np.random.default_rng(0).dirichlet([1.0, 1.0, 1.0], size=len(text))
+    names, x = candidate_features(text, probs, lexicon, CLEANING, 0.5, groups)
+    all_names, all_x = candidate_features(text, probs, lexicon, CLEANING, 0.5, GROUPS)
+    assert names and set(names) <= set(all_names)
+    columns = [feature_names(GROUPS).index(c) for c in feature_names(groups)]
+    np.testing.assert_array_equal(x, all_x[[all_names.index(n) for n in names]][:, columns])
 
 
 def test_a_word_that_precedes_listed_phrases_raises_the_context_rate():

@@ -60,6 +60,8 @@ DAMAGES: dict[str, tuple[Callable[[Path], object], str, str]] = {
     "no_lexicon": (lambda c: (c / "lexicon.json").unlink(), "lexicon.json", "missing"),
     "no_word_stats": (lambda c: (use_word_rescorer(c), (c / "word_stats.json").unlink()), "word_stats.json",
                       "missing"),
+    "word_stats_of_four_counts": (lambda c: (use_word_rescorer(c), (c / "word_stats.json").write_text(
+        '{"数字": [9, 9, 0, 9]}', encoding="utf-8")), "word_stats.json", "unreadable word statistics"),
     "rescore_not_an_object": (lambda c: edit_json(c / SETTINGS_FILE, lambda s: s["decoding"].update(rescore=[1])),
                               SETTINGS_FILE, "decoding.rescore must be an object"),
     "rescore_without_weights": (lambda c: (use_word_rescorer(c), edit_rescore(c, lambda r: r.pop("output"))),
@@ -91,7 +93,8 @@ def test_a_damaged_checkpoint_is_refused_in_one_line_naming_the_file(checkpoint,
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("damage", ["no_tokenizer", "no_weights", "no_word_stats", "window_beyond_positions"])
+@pytest.mark.parametrize("damage", ["no_tokenizer", "no_weights", "no_word_stats", "word_stats_of_four_counts",
+                                    "window_beyond_positions"])
 def test_loading_a_damaged_checkpoint_fails_before_the_model_runs(checkpoint, damage):
     apply, name, message = DAMAGES[damage]
     apply(checkpoint)

@@ -78,17 +78,18 @@ def test_document_counts_use_the_labeling_function():
 
 def test_rates_are_smoothed_and_unseen_words_get_the_prior():
     stats = WordStats({"数字": (9, 9, 0, 9, 3, 0)})
-    assert stats.has_context
     rates = stats.rates(["数字", "未见"])
     np.testing.assert_allclose(rates[0], [np.log(10), 9.1 / 10, 0.1 / 10, 9.1 / 10, 3.1 / 10, 0.1 / 10])
     np.testing.assert_allclose(rates[1], [0.0, 0.1, 0.1, 0.1, 0.1, 0.1])
 
 
-def test_statistics_saved_before_the_context_keys_still_give_their_rates(tmp_path):
-    (tmp_path / "word_stats.json").write_text('{"数字": [9, 9, 0, 9]}', encoding="utf-8")
-    stats = WordStats.load(tmp_path)
-    assert not stats.has_context
-    np.testing.assert_allclose(stats.rates(["数字"])[0], [np.log(10), 9.1 / 10, 0.1 / 10, 9.1 / 10])
+@pytest.mark.parametrize("content", ['{"数字": [9, 9, 0, 9]}', '{"数字": [9, 9, 0, 9, 3, 0, 1]}', '{"数字": 9}',
+                                     '{"数字": ["x", 9, 0, 9, 3, 0]}'])
+def test_word_statistics_without_six_counts_per_word_are_refused_naming_the_file(tmp_path, content):
+    (tmp_path / "word_stats.json").write_text(content, encoding="utf-8")
+    with pytest.raises(CheckpointError, match="unreadable word statistics") as info:
+        WordStats.load(tmp_path)
+    assert str(info.value).startswith(str(tmp_path / "word_stats.json"))
 
 
 DOCS = [

@@ -15,51 +15,53 @@ of the groups in use (:data:`FEATURE_GROUPS`): ``document`` (counts, position, l
 ``context`` (the words around it: how often training lists started a phrase right after the word
 before it and ended one right before the word after it). All array work is vectorised over
 occurrences.
+
+A group is one :func:`feature_group` registration on its column function: its column names, the
+candidates it adds to the pool (if any) and whether it reads the word statistics. The registration
+order is the column order, which saved rescorers depend on: a new group goes last.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig, reject_reason
 from keyphrase_tagger.data.labeling import PhraseMatcher
-from keyphrase_tagger.decoding import decode_phrases, scale_o
 from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.occurrences import Occurrences, TextInputs
 from keyphrase_tagger.records import B, I, O
-from keyphrase_tagger.segmentation import N_POS, NO_POS, POS_TAGS, Words, segment
+from keyphrase_tagger.segmentation import N_POS, NO_POS, POS_TAGS, Words
 
 MAX_WORDS = 4
 MAX_CHARS = 16
 _POS_NAMES = (*POS_TAGS, "other", "none")
-FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
-    "document": ("log_count", "recurs", "first_position", "len2", "len3", "len4", "len5_6", "len7_plus"),
-    "lexicon": ("in_lexicon", "rate", "log_listed", "log_occurs", "log_count_x_in_lexicon", "rate_x_recurs"),
-    "tagger": ("score_max", "score_mean", "p_begin", "end_ok", "decoded", "decoded_permissive"),
-    "words": ("n_words", "log_aligned", "all_aligned", "first_log_occurs", "first_start_rate", "last_log_occurs",
-              "last_end_rate", "min_inside_rate", "mean_inside_rate",
-              *(f"{where}_pos_{tag}" for where in ("first", "last", "before", "after") for tag in _POS_NAMES)),
-    "context": ("before_log_occurs", "before_start_rate", "after_log_occurs", "after_end_rate",
-                "mean_before_start_rate", "mean_after_end_rate", "max_before_start_rate", "max_after_end_rate"),
-}
-GROUPS: tuple[str, ...] = tuple(FEATURE_GROUPS)
-# The groups that read the training documents' word statistics (``Lexicon.words``).
-WORD_STAT_GROUPS: frozenset[str] = frozenset({"words", "context"})
 
 
-def needs_word_stats(groups: Sequence[str]) -> bool:
-    """Whether features of ``groups`` need a lexicon built ``with_words``."""
-    return bool(WORD_STAT_GROUPS & set(groups))
+@dataclass(frozen=True)
+class FeatureGroup:
+    """A group of rescorer features: its column ``names``, the function that computes them (one
+    array over the candidates per name), the candidates it adds to the pool (``None``: none) and
+    whether it reads the lexicon's word statistics."""
+
+    names: tuple[str, ...]
+    columns: Callable[[Occurrences], list[np.ndarray]]
+    candidates: Callable[[TextInputs], set[str]] | None = None
+    word_stats: bool = False
 
 
-def feature_names(groups: Sequence[str]) -> tuple[str, ...]:
-    """Column names of the feature matrix for ``groups`` (in :data:`GROUPS` order), bias first."""
-    unknown = set(groups) - set(GROUPS)
-    if unknown:
-        raise ValueError(f"unknown rescorer feature groups {sorted(unknown)}; choose from {list(GROUPS)}")
-    return ("bias", *(name for g in GROUPS if g in groups for name in FEATURE_GROUPS[g]))
+_REGISTRY: dict[str, FeatureGroup] = {}
+
+
+def feature_group(name: str, names: Sequence[str], candidates: Callable[[TextInputs], set[str]] | None = None,
+                  word_stats: bool = False) -> Callable:
+    """Register the decorated column function as feature group ``name`` (after those already registered)."""
+    def register(columns: Callable[[Occurrences], list[np.ndarray]]) -> Callable[[Occurrences], list[np.ndarray]]:
+        _REGISTRY[name] = FeatureGroup(tuple(names), columns, candidates, word_stats)
+        return columns
+    return register
 
 
 def word_runs(text: str, words: Words, cleaning: CleaningConfig) -> set[str]:
@@ -75,117 +77,54 @@ def word_runs(text: str, words: Words, cleaning: CleaningConfig) -> set[str]:
     return {r for r in runs if reject_reason(r, cleaning) is None}
 
 
-def candidate_features(
-    text: str,
-    probs: np.ndarray,
-    lexicon: Lexicon,
-    cleaning: CleaningConfig,
-    candidate_o_scale: float,
-    groups: Sequence[str] = GROUPS,
-) -> tuple[list[str], np.ndarray]:
-    """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(feature_names(groups)))``
-    features; ``probs`` are the tagger's ``(len(text), 3)`` probabilities (only the ``tagger``
-    group reads them); the ``words`` and ``context`` groups need ``lexicon.words``."""
-    names = feature_names(groups)
-    use_words, use_context = "words" in groups, "context" in groups
-    if use_words or use_context:
-        if lexicon.words is None:
-            raise ValueError("the 'words' and 'context' feature groups need a lexicon with word statistics")
-        if use_context and not lexicon.words.has_context:
-            raise ValueError("the 'context' feature group needs word statistics with context counts "
-                             "(saved by an older version: retrain)")
-        words = segment(text)
-    pool: set[str] = set()
-    decoded: set[str] = set()
-    permissive: set[str] = set()
-    if "tagger" in groups:
-        decoded = {p.text for p in decode_phrases(text, probs, cleaning)}
-        permissive = {p.text for p in decode_phrases(text, scale_o(probs, candidate_o_scale), cleaning)}
-        pool |= decoded | permissive
-    if "lexicon" in groups:
-        matcher = lexicon.matcher
-        pool |= {matcher.phrases[i] for i, _, _ in matcher.find_all(text)}
-    if use_words:
-        pool |= word_runs(text, words, cleaning)
-    if not pool:
-        return [], np.zeros((0, len(names)))
-    candidates = sorted(pool)
-    found = PhraseMatcher(candidates).find_all(text)
-    occ = np.asarray(found, dtype=np.int64).reshape(-1, 3)
-    k, s, e = occ[:, 0], occ[:, 1], occ[:, 2]
-    c, n = len(candidates), len(text)
-    count = np.bincount(k, minlength=c).astype(np.float64)
-    if not count.all():  # every candidate is a substring of the text: a bug if not
-        raise AssertionError("a candidate does not occur in its text")
-
-    def mean(values: np.ndarray) -> np.ndarray:
-        return np.bincount(k, weights=values, minlength=c) / count
-
-    length = np.array([len(p) for p in candidates], dtype=np.float64)
-    log_count, recurs = np.log(count), (count >= 2).astype(np.float64)
-    columns: list[np.ndarray] = [np.ones(c)]
-    first = np.full(c, n, dtype=np.int64)
-    np.minimum.at(first, k, s)
-    columns += [log_count, recurs, first / max(n, 1), length == 2, length == 3, length == 4,
-                (length >= 5) & (length <= 6), length >= 7]
-    if "lexicon" in groups:
-        listed = np.array([lexicon.listed.get(p, 0) for p in candidates], dtype=np.float64)
-        occurs = np.array([lexicon.occurs.get(p, 0) for p in candidates], dtype=np.float64)
-        in_lexicon = (listed > 0).astype(np.float64)
-        rate = listed / np.maximum(occurs, 1.0)
-        columns += [in_lexicon, rate, np.log1p(listed), np.log1p(occurs), log_count * in_lexicon, rate * recurs]
-    if "tagger" in groups:
-        inside = np.concatenate([[0.0], np.cumsum(1.0 - probs[:, O].astype(np.float64))])
-        score = (inside[e] - inside[s]) / (e - s)
-        score_max = np.zeros(c)
-        np.maximum.at(score_max, k, score)
-        end_ok = np.where(e < n, 1.0 - probs[np.minimum(e, n - 1), I], 1.0)
-        columns += [score_max, mean(score), mean(probs[s, B].astype(np.float64)), mean(end_ok),
-                    np.array([p in decoded for p in candidates], dtype=np.float64),
-                    np.array([p in permissive for p in candidates], dtype=np.float64)]
-    if use_words or use_context:
-        where = _Placement.of(k, s, e, c, n, words)
-        rates = lexicon.words.rates(words.strings)
-        if use_words:
-            columns += _word_columns(k, c, count, where, words, rates)
-        if use_context:
-            columns += _context_columns(k, s, e, c, count, where, len(words), rates)
-    x = np.column_stack([np.asarray(col, dtype=np.float64) for col in columns])
-    if x.shape[1] != len(names):  # the table above and FEATURE_GROUPS must agree
-        raise AssertionError(f"{x.shape[1]} feature columns for {len(names)} names")
-    return candidates, x
+@feature_group("document", ("log_count", "recurs", "first_position", "len2", "len3", "len4", "len5_6", "len7_plus"))
+def _document_columns(occ: Occurrences) -> list[np.ndarray]:
+    length = np.array([len(p) for p in occ.candidates], dtype=np.float64)
+    first = np.full(occ.c, occ.n, dtype=np.int64)
+    np.minimum.at(first, occ.k, occ.s)
+    return [occ.log_count, occ.recurs, first / max(occ.n, 1), length == 2, length == 3, length == 4,
+            (length >= 5) & (length <= 6), length >= 7]
 
 
-@dataclass(frozen=True)
-class _Placement:
-    """How the occurrences ``(k, s, e)`` sit on the words: ``at_start``/``at_end`` flag the word
-    boundaries (``n + 1`` positions); per occurrence its first and last word; per candidate
-    ``ref``, the occurrence that describes it: its first word-aligned one, else its first."""
-
-    at_start: np.ndarray
-    at_end: np.ndarray
-    aligned: np.ndarray
-    first_word: np.ndarray
-    last_word: np.ndarray
-    ref: np.ndarray
-
-    @classmethod
-    def of(cls, k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, n: int, words: Words) -> "_Placement":
-        at_start = np.zeros(n + 1, dtype=bool)
-        at_end = np.zeros(n + 1, dtype=bool)
-        at_start[words.starts] = True
-        at_end[words.ends] = True
-        aligned = at_start[s] & at_end[e]
-        order = np.lexsort((s, ~aligned, k))
-        _, first_of = np.unique(k[order], return_index=True)
-        char_word = words.index_of_chars(n)
-        return cls(at_start, at_end, aligned, char_word[s], char_word[e - 1], order[first_of])
+def _lexicon_candidates(inputs: TextInputs) -> set[str]:
+    """Every (overlapping) occurrence of a training-lexicon phrase."""
+    matcher = inputs.lexicon.matcher
+    return {matcher.phrases[i] for i, _, _ in matcher.find_all(inputs.text)}
 
 
-def _word_columns(k: np.ndarray, c: int, count: np.ndarray, where: _Placement, words: Words,
-                  rates: np.ndarray) -> list[np.ndarray]:
-    """The ``words`` group: how the candidate sits on word boundaries and what its words are.
-    ``rates``: :meth:`WordStats.rates` of the document's words."""
+@feature_group("lexicon", ("in_lexicon", "rate", "log_listed", "log_occurs", "log_count_x_in_lexicon", "rate_x_recurs"),
+               candidates=_lexicon_candidates)
+def _lexicon_columns(occ: Occurrences) -> list[np.ndarray]:
+    lexicon = occ.inputs.lexicon
+    listed = np.array([lexicon.listed.get(p, 0) for p in occ.candidates], dtype=np.float64)
+    occurs = np.array([lexicon.occurs.get(p, 0) for p in occ.candidates], dtype=np.float64)
+    in_lexicon = (listed > 0).astype(np.float64)
+    rate = listed / np.maximum(occurs, 1.0)
+    return [in_lexicon, rate, np.log1p(listed), np.log1p(occurs), occ.log_count * in_lexicon, rate * occ.recurs]
+
+
+@feature_group("tagger", ("score_max", "score_mean", "p_begin", "end_ok", "decoded", "decoded_permissive"),
+               candidates=lambda inputs: inputs.decoded | inputs.permissive)
+def _tagger_columns(occ: Occurrences) -> list[np.ndarray]:
+    probs, k, s, e, c, n = occ.inputs.probs, occ.k, occ.s, occ.e, occ.c, occ.n
+    inside = np.concatenate([[0.0], np.cumsum(1.0 - probs[:, O].astype(np.float64))])
+    score = (inside[e] - inside[s]) / (e - s)
+    score_max = np.zeros(c)
+    np.maximum.at(score_max, k, score)
+    end_ok = np.where(e < n, 1.0 - probs[np.minimum(e, n - 1), I], 1.0)
+    return [score_max, occ.mean(score), occ.mean(probs[s, B].astype(np.float64)), occ.mean(end_ok),
+            np.array([p in occ.inputs.decoded for p in occ.candidates], dtype=np.float64),
+            np.array([p in occ.inputs.permissive for p in occ.candidates], dtype=np.float64)]
+
+
+@feature_group("words", ("n_words", "log_aligned", "all_aligned", "first_log_occurs", "first_start_rate",
+                         "last_log_occurs", "last_end_rate", "min_inside_rate", "mean_inside_rate",
+                         *(f"{where}_pos_{tag}" for where in ("first", "last", "before", "after")
+                           for tag in _POS_NAMES)),
+               candidates=lambda inputs: word_runs(inputs.text, inputs.words, inputs.cleaning), word_stats=True)
+def _word_columns(occ: Occurrences) -> list[np.ndarray]:
+    """How the candidate sits on word boundaries and what its words are."""
+    k, c, count, where, rates = occ.k, occ.c, occ.count, occ.placement, occ.rates
     n_aligned = np.bincount(k, weights=where.aligned, minlength=c)
     a, b = where.first_word[where.ref], where.last_word[where.ref]
     inside = np.append(rates[:, 3], 0.0)
@@ -195,7 +134,7 @@ def _word_columns(k: np.ndarray, c: int, count: np.ndarray, where: _Placement, w
     n_words = (b - a + 1).astype(np.float64)
     columns = [n_words, np.log1p(n_aligned), (n_aligned == count).astype(np.float64),
                rates[a, 0], rates[a, 1], rates[b, 0], rates[b, 2], min_inside, (cum[b + 1] - cum[a]) / n_words]
-    pos = np.append(words.pos, NO_POS)  # index -1 and len(words) both read NO_POS
+    pos = np.append(occ.inputs.words.pos, NO_POS)  # index -1 and len(words) both read NO_POS
     for ids in (pos[a], pos[b], pos[a - 1], pos[b + 1]):
         onehot = np.zeros((c, N_POS))
         onehot[np.arange(c), ids] = 1.0
@@ -203,12 +142,16 @@ def _word_columns(k: np.ndarray, c: int, count: np.ndarray, where: _Placement, w
     return columns
 
 
-def _context_columns(k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, count: np.ndarray,
-                     where: _Placement, n_words: int, rates: np.ndarray) -> list[np.ndarray]:
-    """The ``context`` group: the word before the describing occurrence (how common, how often a
-    listed phrase started right after it) and the word after it (how often one ended right before
-    it); then the same two rates averaged and maximised over all occurrences, counted only where
-    the occurrence starts (ends) on a word boundary, else 0."""
+@feature_group("context", ("before_log_occurs", "before_start_rate", "after_log_occurs", "after_end_rate",
+                           "mean_before_start_rate", "mean_after_end_rate", "max_before_start_rate",
+                           "max_after_end_rate"), word_stats=True)
+def _context_columns(occ: Occurrences) -> list[np.ndarray]:
+    """The word before the describing occurrence (how common, how often a listed phrase started
+    right after it) and the word after it (how often one ended right before it); then the same two
+    rates averaged and maximised over all occurrences, counted only where the occurrence starts
+    (ends) on a word boundary, else 0."""
+    k, s, e, c, where, rates = occ.k, occ.s, occ.e, occ.c, occ.placement, occ.rates
+    n_words = len(occ.inputs.words)
     # One extra row for "no word there" (index -1 before the first word, n_words after the last):
     # never seen, so the prior rate 0.1.
     log_occurs = np.append(rates[:, 0], 0.0)
@@ -224,5 +167,63 @@ def _context_columns(k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, count:
     np.maximum.at(max_before, k, each_before)
     np.maximum.at(max_after, k, each_after)
     return [log_occurs[a - 1], before_start[a - 1], log_occurs[b + 1], after_end[b + 1],
-            np.bincount(k, weights=each_before, minlength=c) / count,
-            np.bincount(k, weights=each_after, minlength=c) / count, max_before, max_after]
+            occ.mean(each_before), occ.mean(each_after), max_before, max_after]
+
+
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {name: group.names for name, group in _REGISTRY.items()}
+GROUPS: tuple[str, ...] = tuple(_REGISTRY)
+# The groups that read the training documents' word statistics (``Lexicon.words``).
+WORD_STAT_GROUPS: frozenset[str] = frozenset(name for name, group in _REGISTRY.items() if group.word_stats)
+
+
+def needs_word_stats(groups: Sequence[str]) -> bool:
+    """Whether features of ``groups`` need a lexicon built ``with_words``."""
+    return bool(WORD_STAT_GROUPS & set(groups))
+
+
+def feature_names(groups: Sequence[str]) -> tuple[str, ...]:
+    """Column names of the feature matrix for ``groups`` (in :data:`GROUPS` order), bias first."""
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"unknown rescorer feature groups {sorted(unknown)}; choose from {list(GROUPS)}")
+    return ("bias", *(name for g in GROUPS if g in groups for name in FEATURE_GROUPS[g]))
+
+
+def candidate_features(
+    text: str,
+    probs: np.ndarray,
+    lexicon: Lexicon,
+    cleaning: CleaningConfig,
+    candidate_o_scale: float,
+    groups: Sequence[str] = GROUPS,
+) -> tuple[list[str], np.ndarray]:
+    """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(feature_names(groups)))``
+    features; ``probs`` are the tagger's ``(len(text), 3)`` probabilities (only the ``tagger``
+    group reads them); the ``words`` and ``context`` groups need ``lexicon.words``."""
+    names = feature_names(groups)
+    used = [(name, group) for name, group in _REGISTRY.items() if name in groups]
+    reading_words = [name for name, group in used if group.word_stats]
+    if reading_words and lexicon.words is None:
+        raise ValueError(f"the feature groups {reading_words} need a lexicon with word statistics "
+                         "(build_lexicon(..., with_words=True))")
+    inputs = TextInputs(text, probs, lexicon, cleaning, candidate_o_scale)
+    pool: set[str] = set()
+    for _, group in used:
+        if group.candidates is not None:
+            pool |= group.candidates(inputs)
+    if not pool:
+        return [], np.zeros((0, len(names)))
+    candidates = sorted(pool)
+    occ = np.asarray(PhraseMatcher(candidates).find_all(text), dtype=np.int64).reshape(-1, 3)
+    count = np.bincount(occ[:, 0], minlength=len(candidates)).astype(np.float64)
+    if not count.all():  # every candidate is a substring of the text: a bug if not
+        raise AssertionError("a candidate does not occur in its text")
+    occurrences = Occurrences(inputs, candidates, occ[:, 0], occ[:, 1], occ[:, 2], count)
+    columns: list[np.ndarray] = [np.ones(len(candidates))]
+    for name, group in used:
+        group_columns = group.columns(occurrences)
+        if len(group_columns) != len(group.names):  # a group's function and its names must agree
+            raise AssertionError(f"feature group {name!r}: {len(group_columns)} columns for {len(group.names)} names")
+        columns += group_columns
+    x = np.column_stack([np.asarray(col, dtype=np.float64) for col in columns])
+    return candidates, x

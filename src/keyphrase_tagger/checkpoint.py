@@ -194,7 +194,7 @@ def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict)
     from keyphrase_tagger.lexicon import LEXICON_FILE
     from keyphrase_tagger.lexicon_features import LexiconFeatureConfig
     from keyphrase_tagger.recipe import DecodingSettings
-    from keyphrase_tagger.segmentation import WORD_STATS_FILE
+    from keyphrase_tagger.segmentation import WordStats
 
     path = directory / SETTINGS_FILE
     try:
@@ -210,11 +210,11 @@ def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict)
     needed = []
     if features.enabled or decoding.uses_lexicon:
         needed.append((LEXICON_FILE, "the training lexicon the lexicon features, fusion or rescorer read"))
-    if needs_word_stats(groups):
-        needed.append((WORD_STATS_FILE, "the word statistics the phrase rescorer needs"))
     for name, what in needed:
         if not (directory / name).is_file():
             raise CheckpointError(f"{directory / name}: missing ({what})")
+    if needs_word_stats(groups):
+        WordStats.load(directory)  # missing or malformed: a CheckpointError naming word_stats.json
 
 
 def _check_rescorer(path: Path, cfg: object) -> tuple[str, ...]:

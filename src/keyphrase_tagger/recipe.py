@@ -31,9 +31,9 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.decoding import Prediction, decode_phrases, scale_o
 from keyphrase_tagger.errors import ConfigError
-from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.logging_setup import progress
+from keyphrase_tagger.phrase_scores import phrase_scores
 from keyphrase_tagger.records import B, I, Document
 from keyphrase_tagger.rescoring import Rescorer, fit_rescorer
 

@@ -30,7 +30,21 @@ class Span:
 
 @dataclass(frozen=True)
 class Phrase:
-    """A predicted keyphrase: ``text == document[start:end]``, ``0 <= score <= 1``."""
+    """A predicted keyphrase, as :meth:`KeyphraseExtractor.extract` returns it.
+
+    Attributes:
+        text: the phrase, exactly ``document[start:end]`` (trimmed of the checkpoint's strip
+            characters, never rewritten).
+        start: offset of its first character in the document, in Python characters (code points,
+            not bytes or tokens).
+        end: offset just past its last character (half-open, like a slice).
+        score: ``0 <= score <= 1``, higher is more confident: the phrase rescorer's probability
+            where it decided, else the mean over the phrase's characters of ``1 - P(O)`` (after
+            the checkpoint's O prior and fusion).
+
+    Frozen and hashable; the same string found twice in a document is two phrases with
+    different offsets (``unique=True`` keeps one).
+    """
 
     text: str
     start: int
@@ -38,4 +52,5 @@ class Phrase:
     score: float
 
     def to_dict(self) -> dict:
+        """``{"text", "start", "end", "score"}``: one phrase of a ``kpt-predict`` output line."""
         return {"text": self.text, "start": self.start, "end": self.end, "score": self.score}

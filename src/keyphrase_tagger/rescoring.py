@@ -41,9 +41,9 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import PhraseMatcher
 from keyphrase_tagger.decoding import Prediction, decode_phrases
 from keyphrase_tagger.errors import CheckpointError
-from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.logging_setup import progress
+from keyphrase_tagger.phrase_scores import phrase_scores
 from keyphrase_tagger.records import O, Document
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ cache files.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -43,8 +42,6 @@ _POS_ID = {tag: i for i, tag in enumerate(POS_TAGS)}
 # Counters kept per word: occurrences; a gold span starts at the word / ends with it / covers it /
 # starts right after it / ends right before it.
 STAT_KEYS: tuple[str, ...] = ("occurs", "starts", "ends", "inside", "before_start", "after_end")
-# Word statistics saved before the last two keys existed hold only the first four.
-_OLD_STAT_KEYS = 4
 
 
 @dataclass(frozen=True)
@@ -113,17 +110,10 @@ class WordStats:
 
     counts: dict[str, tuple[int, ...]]  # per word, one count per STAT_KEYS entry
 
-    @functools.cached_property
-    def has_context(self) -> bool:
-        """Whether the counts include the ``before_start``/``after_end`` keys (statistics saved by
-        older versions do not). Checked once per statistics object, not per document."""
-        return all(len(row) == len(STAT_KEYS) for row in self.counts.values())
-
     def rates(self, strings: Sequence[str]) -> np.ndarray:
         """``(len(strings), len(STAT_KEYS))``: log(1 + occurrences), then the smoothed rate of each
-        other key per occurrence (an unseen word gets 0.1). Statistics without the context keys
-        give only the first four columns."""
-        width = len(STAT_KEYS) if self.has_context else _OLD_STAT_KEYS
+        other key per occurrence (an unseen word gets 0.1)."""
+        width = len(STAT_KEYS)
         table = np.array([self.counts.get(w, (0,) * width) for w in strings], dtype=np.float64).reshape(-1, width)
         out = np.empty_like(table)
         out[:, 0] = np.log1p(table[:, 0])
@@ -142,19 +132,26 @@ class WordStats:
         return WordStats(counts)
 
     def save(self, directory: str | Path) -> None:
+        """Write ``word_stats.json`` into ``directory``: per word, its counts in :data:`STAT_KEYS` order."""
         data = {w: list(self.counts[w]) for w in sorted(self.counts)}
         (Path(directory) / WORD_STATS_FILE).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | Path) -> "WordStats":
+        """Read what :meth:`save` wrote; anything else is a :class:`CheckpointError` naming the file."""
         path = Path(directory) / WORD_STATS_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls({w: tuple(int(x) for x in v[: len(STAT_KEYS)]) for w, v in data.items()})
+            counts = {w: tuple(int(x) for x in v) for w, v in data.items()}
         except FileNotFoundError:
             raise CheckpointError(f"{path}: missing (the word statistics the phrase rescorer needs)") from None
         except (ValueError, TypeError, AttributeError) as err:
             raise CheckpointError(f"{path}: unreadable word statistics ({err})") from None
+        for word, row in counts.items():
+            if len(row) != len(STAT_KEYS):
+                raise CheckpointError(f"{path}: unreadable word statistics ({word!r} has {len(row)} counts, "
+                                      f"expected {len(STAT_KEYS)}: {', '.join(STAT_KEYS)})")
+        return cls(counts)
 
 
 def build_word_stats(per_document: Iterable[Counter]) -> WordStats:

@@ -65,10 +65,35 @@ def checked_texts(texts: Iterable[str]) -> list[str]:
 
 
 class KeyphraseExtractor:
-    """A checkpoint's model, tokenizer and decision settings: texts in, phrases with offsets out."""
+    """A checkpoint's model, tokenizer and decision settings: texts in, phrases with offsets out.
+
+    The tagger gives each character ``O``/``B-KP``/``I-KP`` probabilities (a text of any length is
+    read in overlapping windows of the checkpoint's ``max_chars``); the decision saved with the
+    checkpoint (O prior and gazetteer fusion, or the phrase rescorer, chosen on validation at
+    training time) and the one decoder (:func:`keyphrase_tagger.decoding.decode_phrases`) turn
+    them into :class:`~keyphrase_tagger.records.Phrase` objects, with the cleaning the training
+    lists had. ``kpt-evaluate`` scores exactly what these methods return.
+
+    Example::
+
+        from keyphrase_tagger import KeyphraseExtractor
+
+        extractor = KeyphraseExtractor.from_pretrained("outputs/default/latest/model", device="cpu")
+        text = "完善养老服务体系，发展数字经济和金融科技"
+        for phrase in extractor.extract(text, unique=True, top_k=5):
+            assert text[phrase.start : phrase.end] == phrase.text
+            print(phrase.text, phrase.start, phrase.end, round(phrase.score, 3))
+        per_text = extractor.extract_many([text, "推动服务业高质量发展"], min_score=0.5)
+
+    Build one with :meth:`from_pretrained`; the constructor takes parts already loaded.
+    """
 
     def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto", batch_size: int = 32,
                  featurizer: LexiconFeaturizer | None = None, lexicon: Lexicon | None = None) -> None:
+        """Wrap loaded parts: a ``transformers`` token-classification ``model`` and its ``tokenizer``,
+        the checkpoint's ``settings``, the ``featurizer`` of its lexicon input features (``None``:
+        the model reads none) and its training ``lexicon`` (needed by fusion and the rescorer).
+        ``device`` and ``batch_size`` as in :meth:`from_pretrained`."""
         self.device = resolve_device(device)
         self.batch_size = check_batch_size(batch_size)
         self.model = model.to(self.device).eval()
@@ -83,11 +108,26 @@ class KeyphraseExtractor:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = 32) -> "KeyphraseExtractor":
-        """Load a checkpoint directory (a run's ``model/``).
+        """Load a checkpoint directory (a run's ``model/``, e.g. ``outputs/default/latest/model``).
 
-        The device, the batch size and the checkpoint (:func:`validate_checkpoint`) are checked
-        before any weights are read: :class:`ConfigError` / :class:`CheckpointError` in one line.
-        Weights load from safetensors only, never through pickle.
+        Args:
+            path: the checkpoint directory, as ``kpt-train`` writes it (a local path; no hub names).
+            device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+                ``"mps"`` or a CUDA index.
+            batch_size: windows per forward pass, an integer >= 1; memory grows with it, not with
+                the length of a text.
+
+        Returns:
+            The extractor, its model in evaluation mode on ``device``.
+
+        Raises:
+            ConfigError: ``device`` is not a device of this machine, or ``batch_size`` is not an
+                integer >= 1.
+            CheckpointError: a part of the checkpoint is missing, damaged or does not fit the rest
+                (:func:`~keyphrase_tagger.checkpoint.validate_checkpoint`); the message names the file.
+
+        All of these are checked before any weights are read. Weights load from safetensors only,
+        never through pickle.
         """
         device = resolve_device(device)
         batch_size = check_batch_size(batch_size)
@@ -107,13 +147,14 @@ class KeyphraseExtractor:
 
     @torch.inference_mode()
     def predict_probs(self, texts: Sequence[str], adjust: bool = True) -> list[np.ndarray]:
-        """``(len(text), 3)`` float32 tag probabilities per text, windows batched across texts.
+        """Per text (a sequence of str, not a str), its ``(len(text), 3)`` tag probabilities: rows
+        sum to 1, columns ``O``, ``B-KP``, ``I-KP`` (:data:`~keyphrase_tagger.records.LABELS`).
 
-        ``adjust`` applies the checkpoint's decoding settings (O prior, gazetteer fusion, the
-        tags of the rescorer's accepted strings; see ``recipe.py``); ``adjust=False`` gives the
-        model's own probabilities. :meth:`predict` also keeps the rescorer's accepted strings.
-        A str in place of a list, or a text holding a lone surrogate, is refused
-        (``TypeError`` / ``ValueError`` naming the text's index).
+        ``adjust=False`` gives the model's own float32 probabilities; ``adjust=True`` applies the
+        checkpoint's decision (O prior, gazetteer fusion, or the tags of the rescorer's accepted
+        strings; ``recipe.py``), so the rows are decision scores, not model probabilities
+        (:meth:`predict` also keeps the rescorer's accepted strings). Raises ``TypeError`` for a
+        str or a non-str item and ``ValueError`` for a lone surrogate, naming the text's index.
 
         Windows are sorted by length so a batch pads little; each finished batch writes only the
         characters each window owns (``windows.owned_ranges``) into its document's array, so
@@ -158,7 +199,17 @@ class KeyphraseExtractor:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """What the decoder reads per text: the adjusted probabilities of :meth:`predict_probs` and,
-        with the phrase rescorer, its accepted strings (which may nest; ``decoding.py``)."""
+        with the phrase rescorer, its accepted strings (which may nest; ``decoding.py``).
+
+        Args:
+            texts: a sequence of str, as in :meth:`predict_probs`.
+
+        Returns:
+            One :class:`~keyphrase_tagger.decoding.Prediction` per text, in the order of ``texts``.
+
+        Raises:
+            TypeError, ValueError: as :meth:`predict_probs`.
+        """
         texts = checked_texts(texts)
         return self._adjust(texts, self.predict_probs(texts, adjust=False))
 
@@ -167,11 +218,45 @@ class KeyphraseExtractor:
                 for t, p in zip(texts, probs)]
 
     def extract(self, text: str, **options) -> list[Phrase]:
-        """Phrases of one text; ``options`` as in :func:`keyphrase_tagger.decoding.decode_phrases`."""
+        """The keyphrases of one text.
+
+        Args:
+            text: the text, of any length.
+            **options: what to keep of the decoded phrases, applied in this order:
+
+                - ``min_score`` (float, default 0.0): drop phrases scoring below it;
+                - ``unique`` (bool, default False): keep one entry per distinct phrase string, its
+                  best-scoring occurrence (else every occurrence is an entry);
+                - ``top_k`` (int or None, default None): keep the ``k`` best-scoring entries (ties:
+                  the earlier one), still returned in document order, not by score.
+
+        Returns:
+            :class:`~keyphrase_tagger.records.Phrase` objects in document order (by start
+            offset), ``text[p.start:p.end] == p.text``. Where the checkpoint's rescorer lets
+            phrases nest, a phrase and one inside it (``数字经济发展`` and ``数字经济``) are both
+            returned, with overlapping offsets.
+
+        Raises:
+            TypeError: ``text`` is not a str, or an unknown option is passed.
+            ValueError: ``text`` holds a lone surrogate.
+        """
         return self.extract_many([text], **options)[0]
 
     def extract_many(self, texts: Iterable[str], **options) -> list[list[Phrase]]:
-        """Phrases of each of ``texts`` (any iterable of str, not a str itself); ``options`` as in
-        :meth:`extract`."""
+        """The keyphrases of each text, windows batched across texts (faster than one
+        :meth:`extract` per text).
+
+        Args:
+            texts: any iterable of str, not a str itself.
+            **options: ``min_score``, ``unique``, ``top_k``, as in :meth:`extract`, for every text.
+
+        Returns:
+            One list per text, in the order of ``texts``, each as :meth:`extract` returns it.
+
+        Raises:
+            TypeError: ``texts`` is a str, holds something other than str (named by its index), or
+                an unknown option is passed.
+            ValueError: a text holds a lone surrogate (named by its index).
+        """
         texts = checked_texts(texts)
         return [decode_phrases(t, p, self.settings.cleaning, **options) for t, p in zip(texts, self.predict(texts))]

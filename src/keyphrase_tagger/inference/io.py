@@ -18,6 +18,8 @@ FORMATS = ("auto", "txt", "jsonl")
 
 
 def input_format(path: str, fmt: str = "auto") -> str:
+    """``txt`` or ``jsonl``: ``fmt`` itself, or with ``auto`` told by the extension (stdin, ``-``, is
+    ``txt``); else :class:`InputFormatError`."""
     if fmt not in FORMATS:
         raise InputFormatError(path, None, f"unknown input format {fmt!r}; choose one of {FORMATS}")
     if fmt != "auto":
@@ -59,8 +61,12 @@ def _decode(path: str, numbered: Iterable[tuple[int, bytes]]) -> Iterator[tuple[
 
 
 def read_inputs(path: str, fmt: str = "auto") -> list[tuple[object, str]]:
-    """``[(id, text), ...]``. ``.txt``: every line is a document, its id the line number.
-    ``.jsonl``: objects with ``text`` and optional ``id`` (default: the line number); blank lines skipped."""
+    """``[(id, text), ...]`` in file order.
+
+    ``.txt``: every line is a document and its id is its 1-based line number (an int); a blank line
+    is a document with no phrases, kept so that ids stay the line numbers. ``.jsonl``: objects with
+    ``text`` and an optional ``id`` of any JSON type (default: the line number); blank lines are
+    skipped."""
     fmt = input_format(path, fmt)
     docs: list[tuple[object, str]] = []
     for number, line in _lines(path):
@@ -112,6 +118,7 @@ def _jsonl_document(path: str, number: int, line: str) -> tuple[object, str]:
 
 
 def result_line(doc_id: object, phrases: list[Phrase]) -> str:
+    """One output line, without its newline: ``{"id": ..., "phrases": [{"text", "start", "end", "score"}, ...]}``."""
     return json.dumps({"id": doc_id, "phrases": [p.to_dict() for p in phrases]}, ensure_ascii=False)
 
 
