@@ -15,9 +15,9 @@ from keyphrase_tagger.encoding import CharEncoder
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer
+from keyphrase_tagger.modeling.inputs import PREDICT_BATCH_SIZE, texts_probs
 from keyphrase_tagger.recipe import DecodingSettings, adjust, fusion_matcher
 from keyphrase_tagger.records import Phrase
-from keyphrase_tagger.windows import owned_ranges, window_bounds
 
 
 def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
@@ -67,8 +67,9 @@ def checked_texts(texts: Iterable[str]) -> list[str]:
 class KeyphraseExtractor:
     """A checkpoint's model, tokenizer and decision settings: texts in, phrases with offsets out."""
 
-    def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto", batch_size: int = 32,
-                 featurizer: LexiconFeaturizer | None = None, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto",
+                 batch_size: int = PREDICT_BATCH_SIZE, featurizer: LexiconFeaturizer | None = None,
+                 lexicon: Lexicon | None = None) -> None:
         self.device = resolve_device(device)
         self.batch_size = check_batch_size(batch_size)
         self.model = model.to(self.device).eval()
@@ -82,7 +83,8 @@ class KeyphraseExtractor:
         self.lexicon = lexicon
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = 32) -> "KeyphraseExtractor":
+    def from_pretrained(cls, path: str | Path, device: str = "auto",
+                        batch_size: int = PREDICT_BATCH_SIZE) -> "KeyphraseExtractor":
         """Load a checkpoint directory (a run's ``model/``).
 
         The device, the batch size and the checkpoint (:func:`validate_checkpoint`) are checked
@@ -105,7 +107,6 @@ class KeyphraseExtractor:
         return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer,
                    lexicon=lexicon)
 
-    @torch.inference_mode()
     def predict_probs(self, texts: Sequence[str], adjust: bool = True) -> list[np.ndarray]:
         """``(len(text), 3)`` float32 tag probabilities per text, windows batched across texts.
 
@@ -120,38 +121,9 @@ class KeyphraseExtractor:
         memory grows with the batch size, not with the length of a document.
         """
         texts = checked_texts(texts)
-        max_chars, stride = self.settings.max_chars, self.settings.stride
-        out = [np.zeros((len(t), 3), dtype=np.float32) for t in texts]
-        ids = [self.encoder.encode(t) for t in texts]
         types = [self.featurizer.type_ids(t) for t in texts] if self.featurizer is not None else None
-        jobs = []  # (length, doc, start, end, own_lo, own_hi)
-        for k, text in enumerate(texts):
-            bounds = window_bounds(len(text), max_chars, stride)
-            for (start, end), (lo, hi) in zip(bounds, owned_ranges(bounds)):
-                jobs.append((end - start, k, start, end, lo, hi))
-        jobs.sort(key=lambda j: -j[0])
-        enc = self.encoder
-        for b in range(0, len(jobs), self.batch_size):
-            batch = jobs[b : b + self.batch_size]
-            width = batch[0][0] + 2
-            input_ids = np.full((len(batch), width), enc.pad_id, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            type_ids = np.zeros((len(batch), width), dtype=np.int64)
-            for r, (n, k, start, end, _, _) in enumerate(batch):
-                input_ids[r, 0] = enc.cls_id
-                input_ids[r, 1 : n + 1] = ids[k][start:end]
-                input_ids[r, n + 1] = enc.sep_id
-                mask[r, : n + 2] = 1
-                if types is not None:
-                    type_ids[r, 1 : n + 1] = types[k][start:end]
-            logits = self.model(
-                input_ids=torch.from_numpy(input_ids).to(self.device),
-                attention_mask=torch.from_numpy(mask).to(self.device),
-                token_type_ids=torch.from_numpy(type_ids).to(self.device),
-            ).logits
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-            for r, (_, k, start, _, lo, hi) in enumerate(batch):
-                out[k][lo:hi] = probs[r, 1 + lo - start : 1 + hi - start]
+        out = texts_probs(self.model, self.encoder, texts, self.settings.max_chars, self.settings.stride,
+                          self.batch_size, self.device, types)
         if adjust:
             out = [p.probs for p in self._adjust(texts, out)]
         return out
