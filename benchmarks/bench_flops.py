@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from keyphrase_tagger.data.prepare import prepare_corpus
     from keyphrase_tagger.inference.extractor import KeyphraseExtractor
-    from keyphrase_tagger.modeling.features import window_rows
+    from keyphrase_tagger.modeling.inputs import window_rows
     from keyphrase_tagger.windows import window_bounds
 
     if args.threads:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import compose
@@ -10,7 +11,13 @@ from keyphrase_tagger.data.labeling import PhraseMatcher, label_text
 from keyphrase_tagger.encoding import CharEncoder, build_char_vocab
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.modeling.build import build_model_and_tokenizer
-from keyphrase_tagger.modeling.features import IGNORE_INDEX, window_rows
+from keyphrase_tagger.modeling.inputs import (
+    IGNORE_INDEX,
+    WINDOW_POSITION,
+    documents_dataset,
+    window_rows,
+    windows_dataset,
+)
 from keyphrase_tagger.windows import window_bounds
 
 TEXTS = ["加快发展现代服务业，推进跨境电商综合试验区建设", "提升物流体系效率"]
@@ -100,3 +107,27 @@ def test_each_window_is_cls_its_characters_sep_with_aligned_labels():
         assert ids == [encoder.cls_id, *encoder.encode(texts[k][s:e]).tolist(), encoder.sep_id]
         assert mask == [1] * (e - s + 2)
         assert labels == [IGNORE_INDEX, *tags[k][s:e].tolist(), IGNORE_INDEX]
+
+
+@pytest.fixture(scope="module")
+def char_encoder():
+    _, tokenizer = build_model_and_tokenizer(model_cfg("model.hidden_size=32", "model.num_attention_heads=2",
+                                                       "model.max_position_embeddings=64"), TEXTS, max_chars=10)
+    return CharEncoder(tokenizer)
+
+
+def test_windows_dataset_maps_each_document_to_its_window_rows(char_encoder):
+    texts = ["", TEXTS[0], "短", TEXTS[1]]
+    matcher = PhraseMatcher(["现代服务业", "跨境电商", "物流体系"])
+    tags = [label_text(t, matcher)[0] for t in texts]
+    types = [np.arange(len(t)) % 3 for t in texts]
+    windows = windows_dataset(documents_dataset(texts, tags, types), char_encoder, max_chars=10, stride=3)
+    assert windows.to_dict() == window_rows(texts, char_encoder, 10, 3, tags, types)
+    assert set(windows.column_names) == {"input_ids", "attention_mask", "labels", "token_type_ids", *WINDOW_POSITION}
+
+
+def test_documents_without_characters_give_an_empty_windows_dataset_with_typed_columns(char_encoder):
+    windows = windows_dataset(documents_dataset(["", ""]), char_encoder, max_chars=10, stride=3)
+    assert len(windows) == 0
+    assert set(windows.column_names) == {"input_ids", "attention_mask", *WINDOW_POSITION}
+    assert windows.features["input_ids"].feature.dtype == "int64"

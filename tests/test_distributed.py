@@ -27,33 +27,31 @@ def torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def validation_scores(model_dir: Path, overrides: list[str]) -> tuple[float, float]:
-    """Token-mean loss and phrase F1 of the saved model on the run's validation documents,
-    computed one window at a time in this process (no DDP, no batching)."""
+    """Token-mean loss and phrase F1 of the saved model on the run's validation documents, computed
+    in this process without DDP: the loss one window at a time, the F1 from the extractor's
+    probabilities."""
     from keyphrase_tagger import KeyphraseExtractor
     from keyphrase_tagger.data.prepare import prepare_corpus
     from keyphrase_tagger.evaluation.scoring import score_documents
-    from keyphrase_tagger.modeling.features import IGNORE_INDEX, window_rows
-    from keyphrase_tagger.training.train import window_logits_to_probs
+    from keyphrase_tagger.modeling.inputs import IGNORE_INDEX, window_rows
 
     cfg = compose("train", overrides)
     docs = prepare_corpus(cfg.data).split("validation")[: max(1, cfg.data.max_documents // 2)]
     extractor = KeyphraseExtractor.from_pretrained(model_dir, device="cpu")  # model, encoder, lexicon features
     texts = [d.document.text for d in docs]
     types = [extractor.featurizer.type_ids(t) for t in texts] if extractor.featurizer is not None else None
-    max_chars, stride = cfg.data.window.max_chars, cfg.data.window.stride
-    rows = window_rows(texts, extractor.encoder, max_chars, stride, [d.tags for d in docs], types)
-    logits = np.zeros((len(rows["input_ids"]), max_chars + 2, 3), dtype=np.float32)
+    rows = window_rows(texts, extractor.encoder, cfg.data.window.max_chars, cfg.data.window.stride,
+                       [d.tags for d in docs], types)
     total, count = 0.0, 0
     with torch.inference_mode():
         for r, (ids, labels) in enumerate(zip(rows["input_ids"], rows["labels"])):
             extra = {"token_type_ids": torch.tensor([rows["token_type_ids"][r]])} if types is not None else {}
             out = extractor.model(input_ids=torch.tensor([ids]), **extra).logits[0]
-            logits[r, : len(ids)] = out.numpy()
             labels = torch.tensor(labels)
             keep = labels != IGNORE_INDEX
             total += torch.nn.functional.cross_entropy(out[keep], labels[keep], reduction="sum").item()
             count += int(keep.sum())
-    probs = window_logits_to_probs(logits, docs, max_chars, stride)
+    probs = extractor.predict_probs(texts, adjust=False)
     cleaning = extractor.settings.cleaning
     f1 = score_documents([d.document for d in docs], [d.tags for d in docs], probs, cleaning)["phrase"]["micro"]["f1"]
     return total / count, f1

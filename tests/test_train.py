@@ -126,6 +126,34 @@ def test_checkpoint_loads_with_plain_transformers(smoke_checkpoint):
         assert text[entity["start"] : entity["end"]] == entity["word"]
 
 
+def test_training_sees_the_validation_probabilities_the_extractor_gives(smoke_checkpoint, tmp_path):
+    from omegaconf import OmegaConf
+
+    from keyphrase_tagger import KeyphraseExtractor
+    from keyphrase_tagger.modeling.inputs import WINDOW_POSITION, logits_to_probs
+    from keyphrase_tagger.training.train import build_trainer, build_windows, load_inputs, predict_probs
+
+    cfg = compose("train", SMOKE)
+    inputs = load_inputs(cfg)
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    extractor = KeyphraseExtractor.from_pretrained(smoke_checkpoint, device="cpu")  # as shipped: default batches
+    _, val_ds = build_windows(inputs, extractor.tokenizer)
+    trainer = build_trainer(trainer_cfg, inputs, extractor.model, extractor.tokenizer, val_ds, val_ds, tmp_path,
+                            int(cfg.seed), [])
+    texts = [d.document.text for d in inputs.val_docs]
+    shipped = extractor.predict_probs(texts, adjust=False)
+    # What the decision is fitted on: the extractor's path and batches, hence the same numbers.
+    fitted = predict_probs(trainer, val_ds, inputs.val_docs, inputs.max_chars, inputs.stride)
+    # What the per-epoch evaluation scores: the Trainer's batches, equal up to rounding.
+    logits = trainer.predict(val_ds.remove_columns(list(WINDOW_POSITION))).predictions
+    evaluated = logits_to_probs(logits, [len(t) for t in texts], inputs.max_chars, inputs.stride)
+    assert len(shipped) == len(inputs.val_docs) > 0
+    for text, ship, fit, evaluation in zip(texts, shipped, fitted, evaluated, strict=True):
+        assert ship.shape == (len(text), 3) and ship.dtype == fit.dtype == evaluation.dtype == np.float32
+        np.testing.assert_array_equal(fit, ship)
+        np.testing.assert_allclose(evaluation, ship, rtol=0, atol=1e-6)
+
+
 def test_pretrained_preset_fine_tunes_a_saved_checkpoint_and_predicts(pretrained_bert_dir, tmp_path):
     from keyphrase_tagger import KeyphraseExtractor
     from keyphrase_tagger.lexicon_features import LexiconFeatureConfig

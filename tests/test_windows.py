@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyphrase_tagger.errors import ConfigError
-from keyphrase_tagger.windows import merge_windows, owned_ranges, window_bounds
+from keyphrase_tagger.modeling.inputs import plan_windows, write_owned
+from keyphrase_tagger.windows import owned_ranges, window_bounds
 
 
 @st.composite
@@ -108,21 +109,27 @@ def test_each_character_comes_from_the_window_where_it_is_farthest_from_a_cut(se
 
 
 @settings(deadline=None)
-@given(window_setups())
-def test_merge_windows_takes_each_character_from_its_owning_window(setup):
+@given(window_setups(), st.integers(0, 200))
+def test_merging_takes_each_character_from_its_owning_window_of_its_document(setup, other_length):
     length, max_chars, stride = setup
+    lengths = [length, other_length]
+    windows = plan_windows(lengths, max_chars, stride)
+    # Row k reports its window, each character's position and its document ([CLS] first), so the
+    # merged arrays show exactly which window and which offset every character came from.
+    values = np.full((len(windows), max_chars + 2, 3), -1.0, dtype=np.float32)
+    for k, w in enumerate(windows):
+        values[k, 1 : 1 + w.end - w.start] = np.stack(
+            [np.full(w.end - w.start, k), np.arange(w.start, w.end), np.full(w.end - w.start, w.doc)], axis=1)
+    merged = [np.full((n, 3), np.nan, dtype=np.float32) for n in lengths]
+    write_owned(merged, windows, values)
+    for doc, n in enumerate(lengths):
+        np.testing.assert_array_equal(merged[doc][:, 1], np.arange(n))
+        assert (merged[doc][:, 2] == doc).all()
+    for k, w in enumerate(windows):
+        assert (merged[w.doc][w.lo : w.hi, 0] == k).all()
     bounds = window_bounds(length, max_chars, stride)
-    # Window k reports k for its characters, and each character's position, so the merged array
-    # shows exactly which window and which offset every row came from.
-    values = [
-        np.stack([np.full(e - s, k), np.arange(s, e), np.zeros(e - s)], axis=1).astype(np.float32)
-        for k, (s, e) in enumerate(bounds)
-    ]
-    merged = merge_windows(length, bounds, values)
-    assert merged.shape == (length, 3)
-    np.testing.assert_array_equal(merged[:, 1], np.arange(length))
-    for k, (lo, hi) in enumerate(owned_ranges(bounds)):
-        assert (merged[lo:hi, 0] == k).all()
+    assert [(w.start, w.end, w.lo, w.hi) for w in windows if w.doc == 0] == [
+        (*b, *o) for b, o in zip(bounds, owned_ranges(bounds))]
 
 
 def test_merge_cuts_the_overlap_at_its_midpoint():

@@ -1,4 +1,4 @@
-"""Sliding windows over a document's characters, and merging their predictions back.
+"""Sliding windows over a document's characters, and the part of each whose prediction is kept.
 
 ``max_chars`` characters per window; consecutive windows overlap by ``stride`` characters
 (the Hugging Face meaning of *stride*), so every character lies in at least one window and no
@@ -7,13 +7,12 @@ label is ever truncated away.
 Merge rule for overlapping windows: each character takes the prediction of the window in which
 it sits farthest from an edge. For two consecutive windows that means the overlap is cut at its
 midpoint: the left half comes from the earlier window, the right half from the later one.
+``modeling.inputs`` writes each window's owned characters into its document.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import numpy as np
 
 from keyphrase_tagger.errors import ConfigError
 
@@ -48,14 +47,3 @@ def owned_ranges(bounds: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         hi = end if k == len(bounds) - 1 else (bounds[k + 1][0] + end) // 2
         owned.append((lo, hi))
     return owned
-
-
-def merge_windows(length: int, bounds: Sequence[tuple[int, int]], window_values: Sequence[np.ndarray]) -> np.ndarray:
-    """Per-window ``(window_len, C)`` arrays -> one ``(length, C)`` array by the midpoint rule."""
-    if not bounds:
-        width = window_values[0].shape[1] if len(window_values) else 3
-        return np.zeros((0, width), dtype=np.float32)
-    out = np.empty((length, window_values[0].shape[1]), dtype=window_values[0].dtype)
-    for (start, _), (lo, hi), values in zip(bounds, owned_ranges(bounds), window_values):
-        out[lo:hi] = values[lo - start : hi - start]
-    return out

@@ -15,9 +15,9 @@ from keyphrase_tagger.encoding import CharEncoder
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.lexicon import Lexicon
 from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer
+from keyphrase_tagger.modeling.inputs import PREDICT_BATCH_SIZE, texts_probs
 from keyphrase_tagger.recipe import DecodingSettings, adjust, fusion_matcher
 from keyphrase_tagger.records import Phrase
-from keyphrase_tagger.windows import owned_ranges, window_bounds
 
 
 def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
@@ -88,8 +88,9 @@ class KeyphraseExtractor:
     Build one with :meth:`from_pretrained`; the constructor takes parts already loaded.
     """
 
-    def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto", batch_size: int = 32,
-                 featurizer: LexiconFeaturizer | None = None, lexicon: Lexicon | None = None) -> None:
+    def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto",
+                 batch_size: int = PREDICT_BATCH_SIZE, featurizer: LexiconFeaturizer | None = None,
+                 lexicon: Lexicon | None = None) -> None:
         """Wrap loaded parts: a ``transformers`` token-classification ``model`` and its ``tokenizer``,
         the checkpoint's ``settings``, the ``featurizer`` of its lexicon input features (``None``:
         the model reads none) and its training ``lexicon`` (needed by fusion and the rescorer).
@@ -107,7 +108,8 @@ class KeyphraseExtractor:
         self.lexicon = lexicon
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = 32) -> "KeyphraseExtractor":
+    def from_pretrained(cls, path: str | Path, device: str = "auto",
+                        batch_size: int = PREDICT_BATCH_SIZE) -> "KeyphraseExtractor":
         """Load a checkpoint directory (a run's ``model/``, e.g. ``outputs/default/latest/model``).
 
         Args:
@@ -145,7 +147,6 @@ class KeyphraseExtractor:
         return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer,
                    lexicon=lexicon)
 
-    @torch.inference_mode()
     def predict_probs(self, texts: Sequence[str], adjust: bool = True) -> list[np.ndarray]:
         """Per text (a sequence of str, not a str), its ``(len(text), 3)`` tag probabilities: rows
         sum to 1, columns ``O``, ``B-KP``, ``I-KP`` (:data:`~keyphrase_tagger.records.LABELS`).
@@ -161,38 +162,9 @@ class KeyphraseExtractor:
         memory grows with the batch size, not with the length of a document.
         """
         texts = checked_texts(texts)
-        max_chars, stride = self.settings.max_chars, self.settings.stride
-        out = [np.zeros((len(t), 3), dtype=np.float32) for t in texts]
-        ids = [self.encoder.encode(t) for t in texts]
         types = [self.featurizer.type_ids(t) for t in texts] if self.featurizer is not None else None
-        jobs = []  # (length, doc, start, end, own_lo, own_hi)
-        for k, text in enumerate(texts):
-            bounds = window_bounds(len(text), max_chars, stride)
-            for (start, end), (lo, hi) in zip(bounds, owned_ranges(bounds)):
-                jobs.append((end - start, k, start, end, lo, hi))
-        jobs.sort(key=lambda j: -j[0])
-        enc = self.encoder
-        for b in range(0, len(jobs), self.batch_size):
-            batch = jobs[b : b + self.batch_size]
-            width = batch[0][0] + 2
-            input_ids = np.full((len(batch), width), enc.pad_id, dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            type_ids = np.zeros((len(batch), width), dtype=np.int64)
-            for r, (n, k, start, end, _, _) in enumerate(batch):
-                input_ids[r, 0] = enc.cls_id
-                input_ids[r, 1 : n + 1] = ids[k][start:end]
-                input_ids[r, n + 1] = enc.sep_id
-                mask[r, : n + 2] = 1
-                if types is not None:
-                    type_ids[r, 1 : n + 1] = types[k][start:end]
-            logits = self.model(
-                input_ids=torch.from_numpy(input_ids).to(self.device),
-                attention_mask=torch.from_numpy(mask).to(self.device),
-                token_type_ids=torch.from_numpy(type_ids).to(self.device),
-            ).logits
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-            for r, (_, k, start, _, lo, hi) in enumerate(batch):
-                out[k][lo:hi] = probs[r, 1 + lo - start : 1 + hi - start]
+        out = texts_probs(self.model, self.encoder, texts, self.settings.max_chars, self.settings.stride,
+                          self.batch_size, self.device, types)
         if adjust:
             out = [p.probs for p in self._adjust(texts, out)]
         return out

@@ -28,7 +28,16 @@ from keyphrase_tagger.lexicon_features import (
 )
 from keyphrase_tagger.logging_setup import quiet_libraries
 from keyphrase_tagger.modeling.build import build_model_and_tokenizer
-from keyphrase_tagger.modeling.features import windows_dataset
+from keyphrase_tagger.modeling.inputs import (
+    PREDICT_BATCH_SIZE,
+    WINDOW_POSITION,
+    dataset_rows,
+    documents_dataset,
+    logits_to_probs,
+    plan_windows,
+    windows_dataset,
+)
+from keyphrase_tagger.modeling.inputs import predict_probs as predict_window_probs
 from keyphrase_tagger.recipe import DecodingSettings, fits_decision, tune_decoding
 from keyphrase_tagger.training.arguments import CHECKPOINTS_DIR, resume_checkpoint, training_arguments
 from keyphrase_tagger.training.run_info import run_info
@@ -40,25 +49,8 @@ from keyphrase_tagger.training.run_record import (
     wants_latest_link,
     write_run_record,
 )
-from keyphrase_tagger.windows import merge_windows, window_bounds
 
 log = logging.getLogger(__name__)
-
-
-def softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def window_logits_to_probs(logits: np.ndarray, docs: list[LabeledDocument], max_chars: int, stride: int) -> list[np.ndarray]:
-    """Trainer predictions (windows in dataset order, padded) -> per-document probabilities."""
-    probs, row = [], 0
-    for d in docs:
-        bounds = window_bounds(len(d.document.text), max_chars, stride)
-        values = [softmax(logits[row + j, 1 : 1 + e - s].astype(np.float64)) for j, (s, e) in enumerate(bounds)]
-        row += len(bounds)
-        probs.append(merge_windows(len(d.document.text), bounds, values))
-    return probs
 
 
 def make_compute_metrics(docs: list[LabeledDocument], max_chars: int, stride: int, cleaning: CleaningConfig):
@@ -66,7 +58,7 @@ def make_compute_metrics(docs: list[LabeledDocument], max_chars: int, stride: in
 
     def compute_metrics(eval_pred) -> dict[str, float]:
         logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-        probs = window_logits_to_probs(np.asarray(logits), docs, max_chars, stride)
+        probs = logits_to_probs(np.asarray(logits), [len(d.document.text) for d in docs], max_chars, stride)
         report = score_documents([d.document for d in docs], [d.tags for d in docs], probs, cleaning)
         micro = report["phrase"]["micro"]
         return {
@@ -101,10 +93,14 @@ def resolved_config(cfg: DictConfig, run_dir: Path, stamp: str) -> dict:
 
 
 def predict_probs(trainer, ds, docs: list[LabeledDocument], max_chars: int, stride: int) -> list[np.ndarray]:
-    """The model's per-document probabilities over ``ds``, the windows of ``docs``."""
-    predictions = trainer.predict(ds.remove_columns(["doc_index", "window_start"])).predictions
-    logits = predictions[0] if isinstance(predictions, tuple) else predictions
-    return window_logits_to_probs(np.asarray(logits), docs, max_chars, stride)
+    """The model's per-document probabilities over ``ds``, the windows of ``docs``: batched and
+    merged as the extractor does, so the decision is fitted on the probabilities it will get."""
+    # Without the mixed-precision wrapper the Trainer puts on the model's forward: the shipped
+    # checkpoint runs in full precision.
+    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).eval()
+    lengths = [len(d.document.text) for d in docs]
+    return predict_window_probs(model, plan_windows(lengths, max_chars, stride), dataset_rows(ds), lengths,
+                                trainer.processing_class.pad_token_id, PREDICT_BATCH_SIZE, trainer.args.device)
 
 
 @dataclass
@@ -146,9 +142,9 @@ def load_inputs(cfg: DictConfig) -> TrainingInputs:
                           CleaningConfig.from_dict(cfg.data.get("cleaning")), features, lexicon, loo_lexicons, rescore)
 
 
-def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs):
-    """``(model, tokenizer, train_ds, val_ds)``: the configured model and the windows of both splits,
-    with the lexicon input features where the model reads them."""
+def build_windows(inputs: TrainingInputs, tokenizer):
+    """``(train_ds, val_ds)``: the windows of both splits (``modeling.inputs.windows_dataset``), with
+    the lexicon input features where the model reads them: leave-one-out on the training documents."""
     train_docs, val_docs, features = inputs.train_docs, inputs.val_docs, inputs.features
     train_types = val_types = None
     if features.enabled:
@@ -156,21 +152,28 @@ def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs):
                                         inputs.loo_lexicons)
         featurizer = LexiconFeaturizer(inputs.lexicon, features)
         val_types = [featurizer.type_ids(d.document.text) for d in val_docs]
-    model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in train_docs], inputs.max_chars,
+    encoder = CharEncoder(tokenizer)
+    train_ds, val_ds = (
+        windows_dataset(documents_dataset([d.document.text for d in docs], [d.tags for d in docs], types),
+                        encoder, inputs.max_chars, inputs.stride)
+        for docs, types in ((train_docs, train_types), (val_docs, val_types)))
+    log.info("%d training windows from %d documents, %d validation windows from %d documents",
+             len(train_ds), len(train_docs), len(val_ds), len(val_docs))
+    return train_ds, val_ds
+
+
+def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs):
+    """``(model, tokenizer, train_ds, val_ds)``: the configured model and :func:`build_windows`."""
+    features = inputs.features
+    model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in inputs.train_docs],
+                                                 inputs.max_chars,
                                                  n_token_types=features.n_types if features.enabled else 2)
     # BERT's forward takes **kwargs but its loss is a plain per-batch mean that ignores
     # num_items_in_batch; left on, the Trainer would multiply that mean by the world size under DDP
     # (gradients and eval_loss twice too large with 2 processes) and skip the division by the
     # gradient-accumulation steps.
     model.accepts_loss_kwargs = False
-    encoder = CharEncoder(tokenizer)
-    train_ds = windows_dataset([d.document.text for d in train_docs], encoder, inputs.max_chars, inputs.stride,
-                               [d.tags for d in train_docs], train_types)
-    val_ds = windows_dataset([d.document.text for d in val_docs], encoder, inputs.max_chars, inputs.stride,
-                             [d.tags for d in val_docs], val_types)
-    log.info("%d training windows from %d documents, %d validation windows from %d documents",
-             len(train_ds), len(train_docs), len(val_ds), len(val_docs))
-    return model, tokenizer, train_ds, val_ds
+    return model, tokenizer, *build_windows(inputs, tokenizer)
 
 
 def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, train_ds, val_ds, run_dir: Path,
@@ -192,8 +195,8 @@ def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, t
     return Trainer(
         model=model,
         args=args,
-        train_dataset=train_ds.remove_columns(["doc_index", "window_start"]),
-        eval_dataset=val_ds.remove_columns(["doc_index", "window_start"]) if has_val else None,
+        train_dataset=train_ds.remove_columns(list(WINDOW_POSITION)),
+        eval_dataset=val_ds.remove_columns(list(WINDOW_POSITION)) if has_val else None,
         data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8),
         processing_class=tokenizer,
         compute_metrics=(make_compute_metrics(inputs.val_docs, inputs.max_chars, inputs.stride, inputs.cleaning)
