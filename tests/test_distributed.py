@@ -62,7 +62,7 @@ def validation_scores(model_dir: Path, overrides: list[str]) -> tuple[float, flo
 @pytest.mark.slow  # two processes importing torch: ~20 s
 def test_torchrun_without_output_dir_writes_exactly_one_run_directory(tmp_path):
     torchrun(SMOKE, cwd=tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "outputs"]  # rank 0 saved the prepared dataset
     runs = [p for p in (tmp_path / "outputs" / "smoke").iterdir() if p.name != "latest"]
     assert len(runs) == 1, "every rank must reuse rank 0's run directory"
     run_dir = runs[0]
