@@ -85,7 +85,7 @@ def test_torchrun_with_output_dir_trains_a_model_the_extractor_loads(tmp_path):
 
     run_dir = tmp_path / "ddp_run"
     torchrun([*SMOKE, f"output_dir={run_dir}"], cwd=tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["ddp_run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "ddp_run"]  # and the prepared dataset
     info = json.loads((run_dir / "run_info.json").read_text(encoding="utf-8"))
     assert info["n_train_windows"] > 0
     extractor = KeyphraseExtractor.from_pretrained(run_dir / "model", device="cpu")
