@@ -115,7 +115,7 @@ def retune_folds(option: Option, base_dir: Path, sweep_dir: Path) -> None:
 
     from keyphrase_tagger.candidates import needs_word_stats
     from keyphrase_tagger.checkpoint import CheckpointSettings
-    from keyphrase_tagger.data.prepare import prepare_corpus
+    from keyphrase_tagger.data.dataset import load_prepared
     from keyphrase_tagger.inference.extractor import KeyphraseExtractor
     from keyphrase_tagger.lexicon import Lexicon, build_lexicon
     from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer, leave_one_out_lexicons
@@ -130,7 +130,7 @@ def retune_folds(option: Option, base_dir: Path, sweep_dir: Path) -> None:
         settings = CheckpointSettings.load(model_dir)
         decoding = DecodingSettings()
         if fits_decision(config):
-            prepared = prepare_corpus(settings.data)
+            prepared = load_prepared(settings.data, write=False)
             validation = [d.document for d in prepared.split("validation")]
             extractor = KeyphraseExtractor.from_pretrained(model_dir, device="cpu")
             probs = extractor.predict_probs([d.text for d in validation], adjust=False)

@@ -38,7 +38,9 @@ def smoke_run(tmp_path_factory) -> Path:
     from keyphrase_tagger.training.train import train
 
     run_dir = tmp_path_factory.mktemp("smoke_run")
-    cfg = compose("train", ["experiment=smoke", f"output_dir={run_dir}", f"data.corpus_path={CORPUS}"])
+    processed = tmp_path_factory.mktemp("smoke_processed") / "policy"  # not the checkout's data/processed
+    cfg = compose("train", ["experiment=smoke", f"output_dir={run_dir}", f"data.corpus_path={CORPUS}",
+                            f"data.processed_dir={processed}"])
     train(cfg)
     return run_dir
 

@@ -60,7 +60,7 @@ def validation_scores(model_dir: Path, overrides: list[str]) -> tuple[float, flo
 @pytest.mark.slow  # two processes importing torch: ~20 s
 def test_torchrun_without_output_dir_writes_exactly_one_run_directory(tmp_path):
     torchrun(SMOKE, cwd=tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["outputs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "outputs"]  # rank 0 saved the prepared dataset
     runs = [p for p in (tmp_path / "outputs" / "smoke").iterdir() if p.name != "latest"]
     assert len(runs) == 1, "every rank must reuse rank 0's run directory"
     run_dir = runs[0]
@@ -83,7 +83,7 @@ def test_torchrun_with_output_dir_trains_a_model_the_extractor_loads(tmp_path):
 
     run_dir = tmp_path / "ddp_run"
     torchrun([*SMOKE, f"output_dir={run_dir}"], cwd=tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["ddp_run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "ddp_run"]  # and the prepared dataset
     info = json.loads((run_dir / "run_info.json").read_text(encoding="utf-8"))
     assert info["n_train_windows"] > 0
     extractor = KeyphraseExtractor.from_pretrained(run_dir / "model", device="cpu")

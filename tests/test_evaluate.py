@@ -80,6 +80,25 @@ def test_report_evaluates_the_training_runs_test_split(report, smoke_checkpoint)
     assert report["split"] == "test"
 
 
+def test_report_reads_the_training_runs_prepared_dataset_without_labeling_again(smoke_checkpoint, monkeypatch, caplog):
+    import logging
+
+    from keyphrase_tagger.data import prepare
+
+    def labeled_again(*args, **kwargs):
+        raise AssertionError("the corpus was labeled again")
+
+    processed = Path(json.loads((smoke_checkpoint / "keyphrase_tagger.json").read_text(encoding="utf-8"))
+                     ["data"]["processed_dir"])
+    before = sorted(p.stat().st_mtime_ns for p in processed.rglob("*"))
+    monkeypatch.setattr(prepare, "label_document", labeled_again)
+    with caplog.at_level(logging.INFO, logger="keyphrase_tagger.data.dataset"):
+        report = build_report(smoke_checkpoint, "validation", device="cpu")
+    assert report["n_documents"] > 0
+    assert f"prepared dataset: reading {processed}" in caplog.text
+    assert sorted(p.stat().st_mtime_ns for p in processed.rglob("*")) == before  # read, not written
+
+
 def test_phrase_micro_scores_recompute_exactly_from_per_document_lists(report):
     rows = report["per_document"]
     assert report["phrase"]["micro"] == recomputed_micro(rows)

@@ -21,7 +21,7 @@ from test_cleaning import PINNED_STRIP_CHARS
 from test_labeling import naive_leftmost_longest
 
 KPT_PREPARE = Path(sys.executable).parent / "kpt-prepare"
-COLUMNS = ["doc_id", "text", "labels", "phrases"]
+COLUMNS = ["doc_id", "text", "labels", "phrases", "raw_phrases", "dropped", "shadowed"]
 
 THREE_DOCUMENTS = (
     "发展服务业和现代物流，推进服务业升级\n"
@@ -199,6 +199,7 @@ def test_kpt_prepare_writes_dataset_dict_and_stats(tmp_path):
     assert stats["splits"]["all"]["shadowed"] == {"count": 1, "examples": ["电商"]}
     assert sum(stats["splits"][name]["documents"] for name in SPLITS) == 3
     assert stats["config"]["corpus_path"] == "corpus.txt"
+    assert stats["fingerprint"]["settings"]["cleaning"]["min_chars"] == 2  # what kpt-train compares before reading it
 
     table = result.stdout
     assert "tagged_fraction" in table and "dropped: too_short" in table

@@ -71,8 +71,11 @@ def test_kpt_train_smoke_leaves_a_complete_run_directory(tmp_path):
     assert info["data_stats"]["train"]["documents"] + info["data_stats"]["validation"]["documents"] <= 40
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert 0.0 <= metrics["eval_phrase_f1"] <= 1.0 and np.isfinite(metrics["eval_loss"])
-    # The working directory gets nothing but outputs/.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["outputs"]
+    # The working directory gets outputs/ and the prepared dataset, which the next run reads.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "outputs"]
+    stats = json.loads((tmp_path / "data" / "processed" / "policy" / "stats.json").read_text(encoding="utf-8"))
+    assert stats["fingerprint"]["digest"]
+    assert "prepared dataset: data/processed/policy: no prepared dataset there; labeling" in result.stdout + result.stderr
     # The console and the run's log file state the decision in one short line, the weights stay in the model.
     log_files = "".join(p.read_text(encoding="utf-8") for p in run_dir.glob("*.log"))
     for text in (result.stdout + result.stderr, log_files):
@@ -161,7 +164,7 @@ def test_pretrained_preset_fine_tunes_a_saved_checkpoint_and_predicts(pretrained
 
     run_dir = tmp_path / "run"
     cfg = compose("train", [*SMOKE, "model=bert_base_chinese", f"model.name_or_path={pretrained_bert_dir}",
-                            f"output_dir={run_dir}"])
+                            f"output_dir={run_dir}", f"data.processed_dir={tmp_path / 'processed'}"])
     metrics = train(cfg)
     assert 0.0 <= metrics["eval_phrase_f1"] <= 1.0
     model_dir = run_dir / "model"
@@ -190,7 +193,7 @@ def smoke_resume_cfg(corpus: Path, run_dir: Path, *extra: str):
     return compose("train", ["experiment=smoke", f"data.corpus_path={corpus}", "data.max_documents=null",
                              "trainer.max_steps=-1", "trainer.num_train_epochs=2", "trainer.learning_rate=0.01",
                              "trainer.save_total_limit=null", "trainer.keep_checkpoints=true", f"output_dir={run_dir}",
-                             *extra])
+                             f"data.processed_dir={run_dir.parent / 'processed'}", *extra])
 
 
 @pytest.mark.slow
@@ -329,7 +332,8 @@ def first_logged_loss(corpus: Path, run_dir: Path, *extra: str) -> float:
 
     train(compose("train", ["experiment=smoke", f"data.corpus_path={corpus}", "data.max_documents=null",
                             "trainer.max_steps=1", "trainer.logging_steps=1", "model.hidden_dropout_prob=0",
-                            "model.attention_probs_dropout_prob=0", f"output_dir={run_dir}", *extra]))
+                            "model.attention_probs_dropout_prob=0", f"output_dir={run_dir}",
+                            f"data.processed_dir={run_dir.parent / 'processed'}", *extra]))
     with (run_dir / "logs" / "log_history.csv").open(encoding="utf-8") as f:
         return float(next(row for row in csv.DictReader(f) if row["loss"])["loss"])
 

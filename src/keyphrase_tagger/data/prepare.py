@@ -12,6 +12,7 @@ import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig, clean_phrases
 from keyphrase_tagger.data.corpus import RawDocument, read_corpus
+from keyphrase_tagger.data.fingerprint import Fingerprint
 from keyphrase_tagger.data.labeling import PhraseMatcher, label_text, tag_ids_to_strings
 from keyphrase_tagger.data.splits import SPLITS, split_indices
 from keyphrase_tagger.data.stats import DocumentStats, pool_stats
@@ -35,6 +36,7 @@ class PreparedCorpus:
     documents: list[LabeledDocument]
     splits: dict[str, list[int]]
     corpus_path: Path | None = None  # the file read: the output directory must not hold it
+    fingerprint: Fingerprint | None = None  # what the documents were prepared from
 
     def split(self, name: str) -> list[LabeledDocument]:
         if name == "all":
@@ -82,43 +84,62 @@ def label_document(raw: RawDocument, cleaning: CleaningConfig, on_missing: str, 
     return LabeledDocument(Document(raw.doc_id, raw.text, tuple(kept)), tags, stats)
 
 
-def prepare_corpus(data_cfg: Mapping) -> PreparedCorpus:
-    """Read, clean, label and split the corpus that ``data_cfg`` names (the ``data`` config group)."""
+def prepare_corpus(data_cfg: Mapping, fingerprint: Fingerprint | None = None) -> PreparedCorpus:
+    """Read, clean, label and split the corpus that ``data_cfg`` names (the ``data`` config group).
+
+    ``fingerprint``: the corpus and settings as the caller found them before this call; by default
+    taken here, before the file is read.
+    """
     on_missing = data_cfg.get("on_missing_phrase", "warn")
     if on_missing not in ("warn", "error"):
         raise ConfigError(f"data.on_missing_phrase must be 'warn' or 'error', got {on_missing!r}")
     if data_cfg.get("overlap", "leftmost_longest") != "leftmost_longest":
         raise ConfigError(f"data.overlap must be 'leftmost_longest', got {data_cfg.get('overlap')!r}")
+    fingerprint = fingerprint or Fingerprint.of(data_cfg)
     path = Path(data_cfg["corpus_path"])
     cleaning = CleaningConfig.from_dict(data_cfg.get("cleaning"))
     labeled = [label_document(raw, cleaning, on_missing, path) for raw in read_corpus(path)]
     if not labeled:
         raise CorpusFormatError(path, None, "no documents in the file")
+    warn_missing(path, labeled)
+    return PreparedCorpus(labeled, corpus_splits(data_cfg, len(labeled)), path, fingerprint)
+
+
+def warn_missing(path: Path, labeled: list[LabeledDocument]) -> None:
+    """One warning with the number of listed phrases that occur nowhere in their documents."""
     missing = sum(1 for d in labeled for reason, _ in d.stats.dropped if reason == "missing")
     if missing:
         log.warning("%s: %d listed phrases do not occur in their documents and were dropped", path, missing)
+
+
+def corpus_splits(data_cfg: Mapping, n_documents: int) -> dict[str, list[int]]:
+    """The document indices of each split, as ``data.split`` assigns them to ``n_documents`` documents."""
     split_cfg = data_cfg.get("split", {}) or {}
-    splits = split_indices(
-        len(labeled),
+    return split_indices(
+        n_documents,
         seed=int(split_cfg.get("seed", 42)),
         ratios=split_cfg.get("ratios", (0.8, 0.1, 0.1)),
         kfold=split_cfg.get("kfold"),
         fold=split_cfg.get("fold", 0),
     )
-    return PreparedCorpus(labeled, splits, path)
 
 
 def split_dataset(prepared: PreparedCorpus, name: str):
     """One split as a ``datasets.Dataset``, one row per document: ``doc_id``, ``text``, ``labels``
-    (tag strings), ``phrases``."""
+    (tag strings), ``phrases`` (the cleaned list), and what the statistics need beyond those:
+    ``raw_phrases`` (the number listed), ``dropped`` (reason and phrase) and ``shadowed``."""
     import datasets
 
+    string = datasets.Value("string")
     features = datasets.Features(
         {
-            "doc_id": datasets.Value("string"),
-            "text": datasets.Value("string"),
-            "labels": datasets.Sequence(datasets.Value("string")),
-            "phrases": datasets.Sequence(datasets.Value("string")),
+            "doc_id": string,
+            "text": string,
+            "labels": datasets.Sequence(string),
+            "phrases": datasets.Sequence(string),
+            "raw_phrases": datasets.Value("int32"),
+            "dropped": datasets.List({"reason": string, "phrase": string}),
+            "shadowed": datasets.Sequence(string),
         }
     )
     docs = prepared.split(name)
@@ -127,6 +148,9 @@ def split_dataset(prepared: PreparedCorpus, name: str):
         "text": [d.document.text for d in docs],
         "labels": [tag_ids_to_strings(d.tags) for d in docs],
         "phrases": [list(d.document.phrases) for d in docs],
+        "raw_phrases": [d.stats.raw_phrases for d in docs],
+        "dropped": [[{"reason": r, "phrase": p} for r, p in d.stats.dropped] for d in docs],
+        "shadowed": [list(d.stats.shadowed) for d in docs],
     }
     return datasets.Dataset.from_dict(rows, features=features)
 
@@ -139,7 +163,8 @@ def to_dataset_dict(prepared: PreparedCorpus):
 
 
 def save_prepared(prepared: PreparedCorpus, processed_dir: str | Path, config: Mapping | None = None) -> dict:
-    """Write the dataset and ``stats.json`` to ``processed_dir``; return the stats.
+    """Write the dataset and ``stats.json`` (with the dataset's fingerprint) to ``processed_dir``;
+    return the stats.
 
     ``processed_dir`` is replaced as a whole, and only if it is new, empty or an earlier dataset of
     this program (see :func:`keyphrase_tagger.outputs.replace_directory`).
@@ -159,7 +184,8 @@ def save_prepared(prepared: PreparedCorpus, processed_dir: str | Path, config: M
             # give an empty split one (empty) shard explicitly.
             split.save_to_disk(str(tmp / name), num_shards=1 if split.num_rows == 0 else None)
             del split
-        payload = {"config": dict(config or {}), "splits": stats}
+        payload = {"config": dict(config or {}), "splits": stats,
+                   "fingerprint": prepared.fingerprint.record() if prepared.fingerprint else None}
         (tmp / "stats.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
     inputs = [("the corpus", prepared.corpus_path)] if prepared.corpus_path is not None else []

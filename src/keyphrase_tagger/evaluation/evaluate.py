@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from keyphrase_tagger.checkpoint import validate_checkpoint
 from keyphrase_tagger.config.validate import validate_evaluate_config
-from keyphrase_tagger.data.prepare import prepare_corpus
+from keyphrase_tagger.data.dataset import load_prepared
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
 from keyphrase_tagger.evaluation.analysis import frequent_errors, scores_by_length
 from keyphrase_tagger.evaluation.baselines import baseline_reports
@@ -40,7 +40,7 @@ def calibration_documents(train_data_cfg: dict) -> list[Document]:
     to the default, and the report says so (``validation_documents: 0``).
     """
     try:
-        return [d.document for d in prepare_corpus(train_data_cfg).split("validation")]
+        return [d.document for d in load_prepared(train_data_cfg, write=False).split("validation")]
     except CorpusFormatError as err:
         log.warning("calibration on the training validation split impossible (%s): default threshold", err)
         return []
@@ -54,6 +54,8 @@ def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str |
     training run's document split of its corpus (or of ``corpus_path`` when given).
     ``corpus_path`` and ``on_missing_phrase``, when given, override the checkpoint's data settings:
     they change which file is read and how strictly, not the cleaning or the split.
+    Documents come from the training run's prepared dataset where it matches (see
+    :func:`~keyphrase_tagger.data.dataset.load_prepared`); evaluation never writes one.
     """
     if split not in SPLIT_CHOICES:
         raise ConfigError(f"split must be one of {SPLIT_CHOICES}, got {split!r}")
@@ -63,7 +65,9 @@ def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str |
     data_cfg = dict(train_data_cfg, corpus_path=str(corpus_path or train_data_cfg["corpus_path"]))
     if on_missing_phrase is not None:
         data_cfg["on_missing_phrase"] = on_missing_phrase
-    prepared = prepare_corpus(data_cfg)
+    if corpus_path:  # the training run's dataset is not this corpus's: labeled in memory
+        data_cfg["processed_dir"] = None
+    prepared = load_prepared(data_cfg, write=False)
     labeled = prepared.split(split)
     if not labeled:
         raise ConfigError(f"split {split!r} of {data_cfg['corpus_path']} holds no document; use split=all")

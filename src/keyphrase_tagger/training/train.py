@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from keyphrase_tagger.candidates import needs_word_stats
 from keyphrase_tagger.checkpoint import SETTINGS_FILE, CheckpointSettings
 from keyphrase_tagger.config.validate import validate_train_config
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.data.prepare import LabeledDocument, PreparedCorpus, prepare_corpus
+from keyphrase_tagger.data.dataset import load_prepared
+from keyphrase_tagger.data.prepare import LabeledDocument, PreparedCorpus
 from keyphrase_tagger.encoding import CharEncoder
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.scoring import score_documents
@@ -121,8 +123,10 @@ class TrainingInputs:
 
 
 def load_inputs(cfg: DictConfig) -> TrainingInputs:
-    """The corpus split and labeled, and the lexicons the input features and the rescorer read."""
-    prepared = prepare_corpus(cfg.data)
+    """The corpus split and labeled (the prepared dataset, see :func:`load_prepared`), and the lexicons
+    the input features and the rescorer read."""
+    # Under torchrun every process loads the documents; one writes the dataset.
+    prepared = load_prepared(cfg.data, write=os.environ.get("RANK", "0") == "0")
     train_docs, val_docs = prepared.split("train"), prepared.split("validation")
     max_docs = cfg.data.get("max_documents")
     if max_docs:  # smoke runs: a handful of documents
