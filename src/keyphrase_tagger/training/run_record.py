@@ -96,7 +96,10 @@ def best_epoch(state) -> dict:
     if step is None:
         return {}
     epochs = [row["epoch"] for row in state.log_history if row.get("step") == step and BEST_MODEL_METRIC in row]
-    return {"best_epoch": epochs[0] if epochs else None, "best_step": int(step),
+    epoch = epochs[0] if epochs else None
+    if isinstance(epoch, float) and epoch.is_integer():  # the Trainer logs epoch 4 as 4.0
+        epoch = int(epoch)
+    return {"best_epoch": epoch, "best_step": int(step),
             "best_model_selected_by": BEST_MODEL_METRIC, "best_metric": state.best_metric}
 
 
