@@ -202,8 +202,7 @@ def replace_directory(target: str | Path, kind: str, write: Callable[[Path], Non
     # Not tempfile.mkdtemp: it makes the directory private (0700), and the renamed output should
     # get the permissions any new directory gets (umask applied).
     tmp = _sibling(target, "tmp")
-    _register(tmp)
-    try:
+    with _scratch(tmp, created):
         try:
             tmp.mkdir()
         except OSError as err:
@@ -214,6 +213,16 @@ def replace_directory(target: str | Path, kind: str, write: Callable[[Path], Non
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
             _unregister(old)
+    return target
+
+
+@contextmanager
+def _scratch(tmp: Path, created: list[Path]) -> Iterator[None]:
+    """While the block runs, ``tmp`` is registered for removal on a signal; afterwards it is gone,
+    and on failure so are the parent folders this call ``created``."""
+    _register(tmp)
+    try:
+        yield
     except BaseException:
         _remove(tmp)
         _remove_empty(created)
@@ -221,7 +230,6 @@ def replace_directory(target: str | Path, kind: str, write: Callable[[Path], Non
     finally:
         _remove(tmp)
         _unregister(tmp)
-    return target
 
 
 def _swap(tmp: Path, target: Path) -> Path | None:
@@ -276,8 +284,7 @@ def replacing_file(target: str | Path, key: str) -> Iterator[TextIO]:
             path.unlink(missing_ok=True)
     mode = target.stat().st_mode & 0o7777 if target.is_file() else None
     tmp = _sibling(target, "tmp")
-    _register(tmp)
-    try:
+    with _scratch(tmp, created):
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except OSError as err:
@@ -289,10 +296,3 @@ def replacing_file(target: str | Path, key: str) -> Iterator[TextIO]:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        _remove(tmp)
-        _remove_empty(created)
-        raise
-    finally:
-        _remove(tmp)
-        _unregister(tmp)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.data.splits import check_folds, check_ratios
+from keyphrase_tagger.data.splits import split_settings
 
 # The dataset's columns and the labeling rules: a change to either makes every earlier dataset stale.
 DATASET_FORMAT = 1
@@ -25,14 +25,12 @@ _CHUNK = 1 << 20
 def preparation_settings(data_cfg: Mapping) -> dict:
     """The settings of ``data_cfg`` (the ``data`` group) that decide the labels and splits, with the
     defaults :func:`~keyphrase_tagger.data.prepare.prepare_corpus` applies filled in."""
-    split = data_cfg.get("split") or {}
-    kfold, fold = check_folds(split.get("kfold"), split.get("fold", 0))
+    split = split_settings(data_cfg.get("split"))
     return {
         "on_missing_phrase": data_cfg.get("on_missing_phrase", "warn"),
         "overlap": data_cfg.get("overlap", "leftmost_longest"),
         "cleaning": CleaningConfig.from_dict(data_cfg.get("cleaning")).to_dict(),
-        "split": {"seed": int(split.get("seed", 42)), "ratios": list(check_ratios(split.get("ratios", (0.8, 0.1, 0.1)))),
-                  "kfold": kfold, "fold": fold},
+        "split": {**split, "ratios": list(split["ratios"])},
     }
 
 

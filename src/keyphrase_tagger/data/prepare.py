@@ -14,7 +14,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig, clean_phrases
 from keyphrase_tagger.data.corpus import RawDocument, read_corpus
 from keyphrase_tagger.data.fingerprint import Fingerprint
 from keyphrase_tagger.data.labeling import PhraseMatcher, label_text, tag_ids_to_strings
-from keyphrase_tagger.data.splits import SPLITS, split_indices
+from keyphrase_tagger.data.splits import SPLITS, split_indices, split_settings
 from keyphrase_tagger.data.stats import DocumentStats, pool_stats
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
 from keyphrase_tagger.outputs import replace_directory
@@ -114,14 +114,7 @@ def warn_missing(path: Path, labeled: list[LabeledDocument]) -> None:
 
 def corpus_splits(data_cfg: Mapping, n_documents: int) -> dict[str, list[int]]:
     """The document indices of each split, as ``data.split`` assigns them to ``n_documents`` documents."""
-    split_cfg = data_cfg.get("split", {}) or {}
-    return split_indices(
-        n_documents,
-        seed=int(split_cfg.get("seed", 42)),
-        ratios=split_cfg.get("ratios", (0.8, 0.1, 0.1)),
-        kfold=split_cfg.get("kfold"),
-        fold=split_cfg.get("fold", 0),
-    )
+    return split_indices(n_documents, **split_settings(data_cfg.get("split")))
 
 
 def split_dataset(prepared: PreparedCorpus, name: str):

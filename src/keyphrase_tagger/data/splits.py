@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from numbers import Real
 
 import numpy as np
@@ -13,6 +13,8 @@ from keyphrase_tagger.errors import ConfigError
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "validation", "test")
+DEFAULT_SEED = 42
+DEFAULT_RATIOS = (0.8, 0.1, 0.1)
 
 
 def check_ratios(ratios: object) -> tuple[float, float, float]:
@@ -48,10 +50,19 @@ def check_folds(kfold: object, fold: object, n_documents: int | None = None) -> 
     return kfold, fold
 
 
+def split_settings(split_cfg: Mapping | None) -> dict:
+    """``data.split`` with its defaults filled in and its values checked: ``seed``, ``ratios``,
+    ``kfold``, ``fold`` — the keyword arguments of :func:`split_indices`."""
+    split_cfg = split_cfg or {}
+    kfold, fold = check_folds(split_cfg.get("kfold"), split_cfg.get("fold", 0))
+    return {"seed": int(split_cfg.get("seed", DEFAULT_SEED)),
+            "ratios": check_ratios(split_cfg.get("ratios", DEFAULT_RATIOS)), "kfold": kfold, "fold": fold}
+
+
 def split_indices(
     n_documents: int,
-    seed: int = 42,
-    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = DEFAULT_SEED,
+    ratios: Sequence[float] = DEFAULT_RATIOS,
     kfold: int | None = None,
     fold: int = 0,
 ) -> dict[str, list[int]]:
