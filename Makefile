@@ -1,5 +1,6 @@
 # make train: prepare -> train -> evaluate the default recipe on the embedded corpus.
 # make test:  the test suite (offline).
+# make cv:    5-fold cross-validation (kpt-train -m, kpt-cv-report) -> docs/results/<option>.json, docs/results.md.
 # Both install what they need into .venv first (CPU torch from this machine's disk or PyPI).
 PYTHON ?= python3
 VENV ?= .venv
@@ -11,7 +12,10 @@ TORCH_PIP_ARGS ?=
 RUN_STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
 RUN_DIR ?= outputs/default/$(RUN_STAMP)
 
-.PHONY: install train prepare test test-fast benchmark clean
+# Options of scripts/ablation.py to cross-validate (make cv CV_OPTIONS="default no_rescore").
+CV_OPTIONS ?= default
+
+.PHONY: install train prepare test test-fast cv benchmark clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +38,9 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+cv: prepare
+	$(BIN)/python scripts/ablation.py --only $(CV_OPTIONS)
 
 benchmark: install
 	$(BIN)/python benchmarks/bench_inference.py

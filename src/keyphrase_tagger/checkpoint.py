@@ -17,7 +17,7 @@ from pathlib import Path
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.errors import CheckpointError, ConfigError
 from keyphrase_tagger.records import ID2LABEL
-from keyphrase_tagger.windows import check_window
+from keyphrase_tagger.tagger.windows import check_window
 
 SETTINGS_FILE = "keyphrase_tagger.json"
 CONFIG_FILE = "config.json"
@@ -37,7 +37,7 @@ class CheckpointSettings:
     cleaning: CleaningConfig
     data: dict = field(default_factory=dict)
     lexicon_features: dict = field(default_factory=dict)  # LexiconFeatureConfig.to_dict()
-    decoding: dict = field(default_factory=dict)  # recipe.DecodingSettings.to_dict(), chosen on validation
+    decision: dict = field(default_factory=dict)  # Decision.to_dict(), fitted after training; {}: argmax
 
     def save(self, directory: str | Path) -> None:
         """Write ``keyphrase_tagger.json`` into ``directory``."""
@@ -46,7 +46,7 @@ class CheckpointSettings:
             "cleaning": self.cleaning.to_dict(),
             "data": self.data,
             "lexicon_features": self.lexicon_features,
-            "decoding": self.decoding,
+            "decision": self.decision,
         }
         (Path(directory) / SETTINGS_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -64,7 +64,7 @@ class CheckpointSettings:
                 cleaning=CleaningConfig.from_dict(payload.get("cleaning")),
                 data=payload.get("data", {}),
                 lexicon_features=payload.get("lexicon_features", {}),
-                decoding=payload.get("decoding", {}),
+                decision=payload.get("decision", {}),
             )
             check_window(settings.max_chars, settings.stride)
         except ConfigError as err:
@@ -188,52 +188,47 @@ def _check_tokenizer(directory: Path, model: dict) -> None:
 
 
 def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict) -> None:
-    """Parse the lexicon-feature and decoding settings once, as the extractor will, and check that
+    """Parse the lexicon-feature and decision settings once, as the extractor will, and check that
     the files they read are there."""
-    from keyphrase_tagger.candidates import needs_word_stats
-    from keyphrase_tagger.lexicon import LEXICON_FILE
-    from keyphrase_tagger.lexicon_features import LexiconFeatureConfig
-    from keyphrase_tagger.recipe import DecodingSettings
-    from keyphrase_tagger.segmentation import WordStats
+    from keyphrase_tagger.decision.candidates import needs_word_stats
+    from keyphrase_tagger.decision.kinds import load_decision
+    from keyphrase_tagger.decision.rescorer import RescorerDecision
+    from keyphrase_tagger.lexicon.lexicon import LEXICON_FILE
+    from keyphrase_tagger.lexicon.word_stats import WordStats
+    from keyphrase_tagger.tagger.lexicon_inputs import LexiconFeatureConfig
 
     path = directory / SETTINGS_FILE
     try:
         features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
-        decoding = DecodingSettings.from_dict(settings.decoding)
     except (ValueError, TypeError, AttributeError, KeyError) as err:
-        raise CheckpointError(f"{path}: unreadable lexicon_features or decoding ({_one_line(err)})") from None
-    groups = _check_rescorer(path, decoding.rescore) if decoding.rescore is not None else ()
+        raise CheckpointError(f"{path}: unreadable lexicon_features ({_one_line(err)})") from None
+    if not isinstance(settings.decision, dict):
+        raise CheckpointError(f"{path}: decision must be an object, not {type(settings.decision).__name__}")
+    try:
+        decision = load_decision(settings.decision)
+    except CheckpointError as err:
+        raise CheckpointError(f"{path}: {_one_line(err)}") from None
+    groups = ()
+    if isinstance(decision, RescorerDecision):
+        _check_rescorer_shapes(path, decision.rescorer)
+        groups = decision.rescorer.groups
     types = model.get("type_vocab_size", 2)
     if features.enabled and isinstance(types, int) and features.n_types > types:
         raise CheckpointError(f"{directory / CONFIG_FILE}: type_vocab_size={types}, but the lexicon features of "
                               f"{SETTINGS_FILE} need {features.n_types} token types")
-    needed = []
-    if features.enabled or decoding.uses_lexicon:
-        needed.append((LEXICON_FILE, "the training lexicon the lexicon features, fusion or rescorer read"))
-    for name, what in needed:
-        if not (directory / name).is_file():
-            raise CheckpointError(f"{directory / name}: missing ({what})")
+    if (features.enabled or decision.uses_lexicon) and not (directory / LEXICON_FILE).is_file():
+        raise CheckpointError(f"{directory / LEXICON_FILE}: missing (the training lexicon the lexicon features "
+                              "or the decision read)")
     if needs_word_stats(groups):
         WordStats.load(directory)  # missing or malformed: a CheckpointError naming word_stats.json
 
 
-def _check_rescorer(path: Path, cfg: object) -> tuple[str, ...]:
-    """The feature groups of the saved rescorer, once its weights fit its features."""
-    from keyphrase_tagger.rescoring import Rescorer
+def _check_rescorer_shapes(path: Path, rescorer) -> None:
+    """The saved rescorer's weights fit its features (else the settings file is damaged)."""
+    from keyphrase_tagger.decision.candidates import feature_names
 
-    if not isinstance(cfg, dict):
-        raise CheckpointError(f"{path}: decoding.rescore must be an object, not {type(cfg).__name__}")
-    try:
-        rescorer = Rescorer.from_dict(cfg)
-    except CheckpointError as err:
-        raise CheckpointError(f"{path}: {err}") from None
-    except KeyError as err:
-        raise CheckpointError(f"{path}: decoding.rescore lacks {err}") from None
-    except (ValueError, TypeError) as err:
-        raise CheckpointError(f"{path}: unreadable decoding.rescore ({_one_line(err)})") from None
-    n = len(cfg.get("features", ()))
+    n = len(feature_names(rescorer.groups))
     width = len(rescorer.hidden) or n
     if not (len(rescorer.mean) == len(rescorer.scale) == n and len(rescorer.output) == width
             and len(rescorer.hidden_bias) == len(rescorer.hidden) and all(len(r) == n for r in rescorer.hidden)):
-        raise CheckpointError(f"{path}: decoding.rescore weights do not fit its {n} features (damaged settings)")
-    return rescorer.groups
+        raise CheckpointError(f"{path}: the rescorer's weights do not fit its {n} features (damaged settings)")

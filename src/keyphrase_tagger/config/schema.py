@@ -7,7 +7,7 @@ them, so a key added to a YAML file needs its line here.
 Rules that span keys or need the data live with the code that applies them and are called from
 :mod:`keyphrase_tagger.config.validate`: ``data.window`` (``windows.check_window``),
 ``data.split`` (``data.splits.check_ratios`` / ``check_folds``), the keys each ``decision.kind``
-reads (``recipe.check_decision``), ``optimized_metric`` (``training.run_record``), the ``trainer``
+reads (``decision.fit.check_decision``), ``optimized_metric`` (``training.run_record``), the ``trainer``
 group (``training.arguments``); the choices of ``data.on_missing_phrase``, ``data.overlap``, ``split``
 and ``format`` are checked where they are read.
 """
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from keyphrase_tagger.candidates import GROUPS
 from keyphrase_tagger.config.checking import bounded
-from keyphrase_tagger.recipe import DECISION_KINDS
+from keyphrase_tagger.decision.candidates import GROUPS
+from keyphrase_tagger.decision.fit import DECISION_KINDS
 
 Device = str | int  # "auto", "cpu", "cuda:1", or a CUDA index; judged by extractor.resolve_device
 
@@ -60,7 +60,7 @@ class DataSchema:
 
 @dataclass
 class FeaturesSchema:
-    """The ``features`` group: lexicon input features (``lexicon_features.py``)."""
+    """The ``features`` group: lexicon input features (``tagger/lexicon_inputs.py``)."""
 
     enabled: bool
     rate_edges: list[float]
@@ -111,6 +111,7 @@ class TrainSchema:
     run_stamp: str | int
     output_dir: Path
     optimized_metric: str
+    tagger_from: Path | None
     data: DataSchema
     model: ModelSchema
     features: FeaturesSchema

@@ -13,13 +13,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from keyphrase_tagger.config.checking import check_fields, plain
-from keyphrase_tagger.config.schema import CvReportSchema, EvaluateSchema, PredictSchema, PrepareSchema, TrainSchema
+from keyphrase_tagger.config.schema import (
+    CvReportSchema,
+    EvaluateSchema,
+    PredictSchema,
+    PrepareSchema,
+    TrainSchema,
+)
 from keyphrase_tagger.data.splits import check_folds, check_ratios
+from keyphrase_tagger.decision.fit import check_decision
 from keyphrase_tagger.errors import ConfigError
-from keyphrase_tagger.recipe import check_decision
+from keyphrase_tagger.tagger.windows import check_window
 from keyphrase_tagger.training.arguments import check_trainer_config, training_arguments
 from keyphrase_tagger.training.run_record import check_optimized_metric
-from keyphrase_tagger.windows import check_window
 
 
 def check_data(data: Mapping) -> None:

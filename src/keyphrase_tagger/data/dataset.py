@@ -29,7 +29,7 @@ from keyphrase_tagger.data.splits import SPLITS
 from keyphrase_tagger.data.stats import DocumentStats
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.outputs import check_replaceable_directory, read_marker
-from keyphrase_tagger.records import B, LABELS, Document
+from keyphrase_tagger.records import LABELS, B, Document
 
 log = logging.getLogger(__name__)
 KEY = "data.processed_dir"

@@ -1,64 +1,20 @@
-"""Phrases -> character spans -> IOB2 tags, under the leftmost-longest overlap policy.
+"""Phrases -> character spans -> IOB2 tags (the one labeling function, for training data and gold
+spans alike), and tags -> spans back (the one reading of tags, for decoding and statistics).
 
-One matcher serves gold labels (a document's own list), the gazetteer baselines (the training
-lexicon) and lexicon statistics. Matching runs in Rust (``ahocorasick_rs``): it scales to large
-lexicons and multi-MB documents, and its ``LeftmostLongest`` kind *is* the pinned policy: scan left
-to right, at each position take the longest phrase starting there, continue after its end.
+Occurrences come from :class:`~keyphrase_tagger.data.matching.PhraseMatcher`
+(leftmost-longest).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-import ahocorasick_rs
 import numpy as np
 
-from keyphrase_tagger.records import LABEL2ID, LABELS, B, I, O, Span
+from keyphrase_tagger.data.matching import PhraseMatcher
+from keyphrase_tagger.records import LABEL2ID, LABELS, B, I, O
 
-OVERLAP_POLICIES = ("leftmost_longest",)
 _LABEL_ARRAY = np.array(LABELS, dtype=object)
-
-
-def _detached(text: str) -> str:
-    """A copy of ``text`` (a memcpy, ~0.1 ms per million characters).
-
-    ``ahocorasick_rs`` reads a str as UTF-8, and CPython caches that encoding inside the str object
-    for as long as it lives: every document and phrase kept in memory (all of a prepared corpus)
-    would carry 3 more bytes per CJK character. Handing the matcher a copy lets the cache die with it.
-    """
-    return "".join((text, ""))
-
-
-class PhraseMatcher:
-    """Finds phrase occurrences in texts. Empty phrases are ignored."""
-
-    def __init__(self, phrases: Iterable[str], overlap: str = "leftmost_longest") -> None:
-        if overlap not in OVERLAP_POLICIES:
-            raise ValueError(f"unknown overlap policy {overlap!r}; choose one of {OVERLAP_POLICIES}")
-        self.phrases: tuple[str, ...] = tuple(dict.fromkeys(_detached(p) for p in phrases if p))
-        self._chosen = (
-            ahocorasick_rs.AhoCorasick(self.phrases, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
-            if self.phrases
-            else None
-        )
-        self._all = None  # built lazily: only statistics need overlapping matches
-
-    def find(self, text: str) -> list[tuple[int, int, int]]:
-        """Chosen (non-overlapping) matches as ``(phrase_index, start, end)``, in text order."""
-        if self._chosen is None or not text:
-            return []
-        return self._chosen.find_matches_as_indexes(_detached(text))
-
-    def find_spans(self, text: str) -> list[Span]:
-        return [Span(s, e) for _, s, e in self.find(text)]
-
-    def find_all(self, text: str) -> list[tuple[int, int, int]]:
-        """Every occurrence of every phrase, overlapping ones included."""
-        if not self.phrases or not text:
-            return []
-        if self._all is None:
-            self._all = ahocorasick_rs.AhoCorasick(self.phrases, matchkind=ahocorasick_rs.MatchKind.Standard)
-        return self._all.find_matches_as_indexes(_detached(text), overlapping=True)
 
 
 def spans_to_tag_ids(length: int, starts: Sequence[int] | np.ndarray, ends: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -93,3 +49,20 @@ def tag_ids_to_strings(tags: np.ndarray) -> list[str]:
 
 def tag_strings_to_ids(tags: Sequence[str]) -> np.ndarray:
     return np.fromiter((LABEL2ID[t] for t in tags), dtype=np.int8, count=len(tags))
+
+
+def tags_to_spans(tags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tag ids -> ``(starts, ends)`` of spans, vectorised (no per-character Python)."""
+    tags = np.asarray(tags)
+    n = tags.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    prev = np.empty_like(tags)
+    prev[0] = O
+    prev[1:] = tags[:-1]
+    is_start = (tags == B) | ((tags == I) & (prev == O))
+    starts = np.flatnonzero(is_start)
+    # A span ends at the first following position that is not I-KP.
+    breaks = np.append(np.flatnonzero(tags != I), n)
+    ends = breaks[np.searchsorted(breaks, starts, side="right")]
+    return starts.astype(np.int64), ends.astype(np.int64)

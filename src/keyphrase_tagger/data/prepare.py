@@ -13,7 +13,8 @@ import numpy as np
 from keyphrase_tagger.data.cleaning import CleaningConfig, clean_phrases
 from keyphrase_tagger.data.corpus import RawDocument, read_corpus
 from keyphrase_tagger.data.fingerprint import Fingerprint
-from keyphrase_tagger.data.labeling import PhraseMatcher, label_text, tag_ids_to_strings
+from keyphrase_tagger.data.labeling import label_text, tag_ids_to_strings
+from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.data.splits import SPLITS, split_indices, split_settings
 from keyphrase_tagger.data.stats import DocumentStats, pool_stats
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from keyphrase_tagger.data.labeling import PhraseMatcher
+from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.evaluation.metrics import phrase_scores
-from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.records import Document
 
 DEFAULT_THRESHOLD = 0.3  # used when there is no validation document to choose on

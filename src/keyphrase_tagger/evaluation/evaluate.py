@@ -23,7 +23,7 @@ from keyphrase_tagger.evaluation.report import (
 )
 from keyphrase_tagger.evaluation.scoring import score_documents
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
-from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.logging_setup import quiet_libraries
 from keyphrase_tagger.outputs import check_replaceable_directory, replace_directory
 from keyphrase_tagger.records import Document

@@ -1,11 +1,11 @@
 """Scores: seqeval strict IOB2 entities, and phrase-level P/R/F1 (micro and macro; defined in
-:mod:`keyphrase_tagger.phrase_scores`, which the decision stage shares)."""
+:mod:`keyphrase_tagger.decision.phrase_scores`, which the decision stage shares)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from keyphrase_tagger.phrase_scores import phrase_scores, prf
+from keyphrase_tagger.decision.phrase_scores import phrase_scores, prf
 
 __all__ = ["entity_scores", "phrase_scores", "prf"]
 

@@ -8,12 +8,12 @@ import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import tag_ids_to_strings
-from keyphrase_tagger.decoding import Prediction, decode_phrases
+from keyphrase_tagger.decision.decoder import Decided, decode_phrases
 from keyphrase_tagger.evaluation.metrics import entity_scores, phrase_scores
 from keyphrase_tagger.records import Document
 
 
-def predicted_phrase_sets(documents: Sequence[Document], probs: Sequence[np.ndarray | Prediction],
+def predicted_phrase_sets(documents: Sequence[Document], probs: Sequence[np.ndarray | Decided],
                           cleaning: CleaningConfig, min_score: float = 0.0) -> list[list[str]]:
     """Distinct decoded phrases per document, in order of first occurrence."""
     return [
@@ -25,18 +25,19 @@ def predicted_phrase_sets(documents: Sequence[Document], probs: Sequence[np.ndar
 def score_documents(
     documents: Sequence[Document],
     gold_tags: Sequence[np.ndarray],
-    probs: Sequence[np.ndarray | Prediction],
+    probs: Sequence[np.ndarray | Decided],
     cleaning: CleaningConfig,
     min_score: float = 0.0,
 ) -> dict:
-    """Entity (seqeval strict IOB2 on argmax tags) and phrase-level scores, with per-document rows.
-    ``probs``: per document, tag probabilities or what the extractor predicts (:class:`Prediction`)."""
+    """Entity (seqeval strict IOB2) and phrase-level scores, with per-document rows. ``probs``: per
+    document, what the extractor's decision predicts (:class:`Decided`, its tags and spans) or tag
+    probabilities (read by argmax)."""
     predicted = predicted_phrase_sets(documents, probs, cleaning, min_score)
     gold = [list(d.phrases) for d in documents]
     phrase = phrase_scores(predicted, gold)
     entity = entity_scores(
         [tag_ids_to_strings(t) for t in gold_tags],
-        [tag_ids_to_strings((p.probs if isinstance(p, Prediction) else p).argmax(axis=-1).astype(np.int8))
+        [tag_ids_to_strings((p.tags if isinstance(p, Decided) else p.argmax(axis=-1)).astype(np.int8))
          for p in probs],
     )
     rows = [

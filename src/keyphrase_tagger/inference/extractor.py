@@ -9,15 +9,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from keyphrase_tagger.checkpoint import CheckpointSettings, check_tokenizer_size, validate_checkpoint
-from keyphrase_tagger.decoding import Prediction, decode_phrases
-from keyphrase_tagger.encoding import CharEncoder
+from keyphrase_tagger.checkpoint import (
+    CheckpointSettings,
+    check_tokenizer_size,
+    validate_checkpoint,
+)
+from keyphrase_tagger.decision.base import Decision
+from keyphrase_tagger.decision.decoder import Decided, decode_phrases
+from keyphrase_tagger.decision.kinds import load_decision
 from keyphrase_tagger.errors import ConfigError
-from keyphrase_tagger.lexicon import Lexicon
-from keyphrase_tagger.lexicon_features import LexiconFeatureConfig, LexiconFeaturizer
-from keyphrase_tagger.modeling.inputs import PREDICT_BATCH_SIZE, texts_probs
-from keyphrase_tagger.recipe import DecodingSettings, adjust, fusion_matcher
+from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.records import Phrase
+from keyphrase_tagger.tagger.encoding import CharEncoder
+from keyphrase_tagger.tagger.inputs import PREDICT_BATCH_SIZE, texts_probs
+from keyphrase_tagger.tagger.lexicon_inputs import (
+    LexiconFeatureConfig,
+    LexiconFeaturizer,
+)
 
 
 def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
@@ -69,10 +77,11 @@ class KeyphraseExtractor:
 
     The tagger gives each character ``O``/``B-KP``/``I-KP`` probabilities (a text of any length is
     read in overlapping windows of the checkpoint's ``max_chars``); the decision saved with the
-    checkpoint (O prior and gazetteer fusion, or the phrase rescorer, chosen on validation at
-    training time) and the one decoder (:func:`keyphrase_tagger.decoding.decode_phrases`) turn
-    them into :class:`~keyphrase_tagger.records.Phrase` objects, with the cleaning the training
-    lists had. ``kpt-evaluate`` scores exactly what these methods return.
+    checkpoint (:attr:`decision`: argmax, O prior and gazetteer fusion, or the phrase rescorer,
+    fitted at training time) turns them into spans, and the one decoder
+    (:func:`keyphrase_tagger.decision.decoder.decode_phrases`) into
+    :class:`~keyphrase_tagger.records.Phrase` objects, with the cleaning the training lists had.
+    ``kpt-evaluate`` scores exactly what these methods return.
 
     Example::
 
@@ -90,11 +99,12 @@ class KeyphraseExtractor:
 
     def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto",
                  batch_size: int = PREDICT_BATCH_SIZE, featurizer: LexiconFeaturizer | None = None,
-                 lexicon: Lexicon | None = None) -> None:
+                 decision: Decision | None = None) -> None:
         """Wrap loaded parts: a ``transformers`` token-classification ``model`` and its ``tokenizer``,
         the checkpoint's ``settings``, the ``featurizer`` of its lexicon input features (``None``:
-        the model reads none) and its training ``lexicon`` (needed by fusion and the rescorer).
-        ``device`` and ``batch_size`` as in :meth:`from_pretrained`."""
+        the model reads none) and its ``decision`` (``None``: the one ``settings`` stores, which
+        must not need the training lexicon). ``device`` and ``batch_size`` as in
+        :meth:`from_pretrained`."""
         self.device = resolve_device(device)
         self.batch_size = check_batch_size(batch_size)
         self.model = model.to(self.device).eval()
@@ -102,10 +112,8 @@ class KeyphraseExtractor:
         self.settings = settings
         self.encoder = CharEncoder(tokenizer)
         self.featurizer = featurizer
-        # The O prior and gazetteer fusion chosen on validation at training time (recipe.py).
-        self.decoding = DecodingSettings.from_dict(settings.decoding)
-        self.fusion = fusion_matcher(lexicon, self.decoding)
-        self.lexicon = lexicon
+        #: The checkpoint's decision, built once (``decision/``).
+        self.decision = decision if decision is not None else load_decision(settings.decision)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto",
@@ -141,21 +149,18 @@ class KeyphraseExtractor:
         # Also covers tokenizers built from vocab files, which validate_checkpoint cannot size.
         check_tokenizer_size(path, len(tokenizer), model.config.vocab_size)
         features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
-        decoding = DecodingSettings.from_dict(settings.decoding)
-        lexicon = Lexicon.load(path) if features.enabled or decoding.uses_lexicon else None
+        needs_lexicon = features.enabled or load_decision(settings.decision).uses_lexicon
+        lexicon = Lexicon.load(path) if needs_lexicon else None
         featurizer = LexiconFeaturizer(lexicon, features) if features.enabled else None
+        decision = load_decision(settings.decision, lexicon, settings.cleaning)
         return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer,
-                   lexicon=lexicon)
+                   decision=decision)
 
-    def predict_probs(self, texts: Sequence[str], adjust: bool = True) -> list[np.ndarray]:
-        """Per text (a sequence of str, not a str), its ``(len(text), 3)`` tag probabilities: rows
-        sum to 1, columns ``O``, ``B-KP``, ``I-KP`` (:data:`~keyphrase_tagger.records.LABELS`).
-
-        ``adjust=False`` gives the model's own float32 probabilities; ``adjust=True`` applies the
-        checkpoint's decision (O prior, gazetteer fusion, or the tags of the rescorer's accepted
-        strings; ``recipe.py``), so the rows are decision scores, not model probabilities
-        (:meth:`predict` also keeps the rescorer's accepted strings). Raises ``TypeError`` for a
-        str or a non-str item and ``ValueError`` for a lone surrogate, naming the text's index.
+    def predict_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per text (a sequence of str, not a str), the model's ``(len(text), 3)`` float32 tag
+        probabilities: rows sum to 1, columns ``O``, ``B-KP``, ``I-KP``
+        (:data:`~keyphrase_tagger.records.LABELS`). Raises ``TypeError`` for a str or a non-str item
+        and ``ValueError`` for a lone surrogate, naming the text's index.
 
         Windows are sorted by length so a batch pads little; each finished batch writes only the
         characters each window owns (``windows.owned_ranges``) into its document's array, so
@@ -163,31 +168,24 @@ class KeyphraseExtractor:
         """
         texts = checked_texts(texts)
         types = [self.featurizer.type_ids(t) for t in texts] if self.featurizer is not None else None
-        out = texts_probs(self.model, self.encoder, texts, self.settings.max_chars, self.settings.stride,
-                          self.batch_size, self.device, types)
-        if adjust:
-            out = [p.probs for p in self._adjust(texts, out)]
-        return out
+        return texts_probs(self.model, self.encoder, texts, self.settings.max_chars, self.settings.stride,
+                           self.batch_size, self.device, types)
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """What the decoder reads per text: the adjusted probabilities of :meth:`predict_probs` and,
-        with the phrase rescorer, its accepted strings (which may nest; ``decoding.py``).
+    def predict(self, texts: Sequence[str]) -> list[Decided]:
+        """What the checkpoint's decision makes of each text's probabilities: tag ids per character
+        (what the entity scores count) and phrase spans with scores, before cleaning.
 
         Args:
             texts: a sequence of str, as in :meth:`predict_probs`.
 
         Returns:
-            One :class:`~keyphrase_tagger.decoding.Prediction` per text, in the order of ``texts``.
+            One :class:`~keyphrase_tagger.decision.decoder.Decided` per text, in the order of ``texts``.
 
         Raises:
             TypeError, ValueError: as :meth:`predict_probs`.
         """
         texts = checked_texts(texts)
-        return self._adjust(texts, self.predict_probs(texts, adjust=False))
-
-    def _adjust(self, texts: Sequence[str], probs: Sequence[np.ndarray]) -> list[Prediction]:
-        return [adjust(t, p, self.decoding, self.fusion, self.lexicon, self.settings.cleaning)
-                for t, p in zip(texts, probs)]
+        return [self.decision.decide(t, p) for t, p in zip(texts, self.predict_probs(texts))]
 
     def extract(self, text: str, **options) -> list[Phrase]:
         """The keyphrases of one text.

@@ -3,45 +3,29 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from keyphrase_tagger.candidates import needs_word_stats
-from keyphrase_tagger.checkpoint import SETTINGS_FILE, CheckpointSettings
+from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.config.validate import validate_train_config
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.data.dataset import load_prepared
-from keyphrase_tagger.data.prepare import LabeledDocument, PreparedCorpus
-from keyphrase_tagger.encoding import CharEncoder
+from keyphrase_tagger.data.prepare import LabeledDocument
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.scoring import score_documents
-from keyphrase_tagger.lexicon import Lexicon, build_lexicon
-from keyphrase_tagger.lexicon_features import (
-    LexiconFeatureConfig,
-    LexiconFeaturizer,
-    leave_one_out_lexicons,
-    training_type_ids,
-)
 from keyphrase_tagger.logging_setup import quiet_libraries
-from keyphrase_tagger.modeling.build import build_model_and_tokenizer
-from keyphrase_tagger.modeling.inputs import (
-    PREDICT_BATCH_SIZE,
-    WINDOW_POSITION,
-    dataset_rows,
-    documents_dataset,
-    logits_to_probs,
-    plan_windows,
-    windows_dataset,
+from keyphrase_tagger.tagger.build import build_model_and_tokenizer
+from keyphrase_tagger.tagger.inputs import WINDOW_POSITION, logits_to_probs
+from keyphrase_tagger.training.arguments import (
+    CHECKPOINTS_DIR,
+    resume_checkpoint,
+    training_arguments,
 )
-from keyphrase_tagger.modeling.inputs import predict_probs as predict_window_probs
-from keyphrase_tagger.recipe import DecodingSettings, fits_decision, tune_decoding
-from keyphrase_tagger.training.arguments import CHECKPOINTS_DIR, resume_checkpoint, training_arguments
+from keyphrase_tagger.training.fit_decision import decide
+from keyphrase_tagger.training.inputs import TrainingInputs, build_windows, load_inputs
 from keyphrase_tagger.training.run_info import run_info
 from keyphrase_tagger.training.run_record import (
     finish_run,
@@ -51,6 +35,7 @@ from keyphrase_tagger.training.run_record import (
     wants_latest_link,
     write_run_record,
 )
+from keyphrase_tagger.training.tagger_from import load_tagger, resolve_tagger_from
 
 log = logging.getLogger(__name__)
 
@@ -94,84 +79,16 @@ def resolved_config(cfg: DictConfig, run_dir: Path, stamp: str) -> dict:
     return resolved
 
 
-def predict_probs(trainer, ds, docs: list[LabeledDocument], max_chars: int, stride: int) -> list[np.ndarray]:
-    """The model's per-document probabilities over ``ds``, the windows of ``docs``: batched and
-    merged as the extractor does, so the decision is fitted on the probabilities it will get."""
-    # Without the mixed-precision wrapper the Trainer puts on the model's forward: the shipped
-    # checkpoint runs in full precision.
-    model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).eval()
-    lengths = [len(d.document.text) for d in docs]
-    return predict_window_probs(model, plan_windows(lengths, max_chars, stride), dataset_rows(ds), lengths,
-                                trainer.processing_class.pad_token_id, PREDICT_BATCH_SIZE, trainer.args.device)
-
-
-@dataclass
-class TrainingInputs:
-    """What training and the decision read, built once from the config: the labeled splits, the
-    training lexicon and each training document's lexicon without it."""
-
-    prepared: PreparedCorpus
-    train_docs: list[LabeledDocument]
-    val_docs: list[LabeledDocument]
-    max_chars: int
-    stride: int
-    cleaning: CleaningConfig
-    features: LexiconFeatureConfig
-    lexicon: Lexicon
-    loo_lexicons: list[Lexicon] | None
-    rescore: bool
-
-
-def load_inputs(cfg: DictConfig) -> TrainingInputs:
-    """The corpus split and labeled (the prepared dataset, see :func:`load_prepared`), and the lexicons
-    the input features and the rescorer read."""
-    # Under torchrun every process loads the documents; one writes the dataset.
-    prepared = load_prepared(cfg.data, write=os.environ.get("RANK", "0") == "0")
-    train_docs, val_docs = prepared.split("train"), prepared.split("validation")
-    max_docs = cfg.data.get("max_documents")
-    if max_docs:  # smoke runs: a handful of documents
-        train_docs, val_docs = train_docs[:max_docs], val_docs[: max(1, max_docs // 2)]
-    if not train_docs:
-        raise ConfigError("the training split is empty: the corpus needs more documents for this split config")
-    features = LexiconFeatureConfig.from_dict(cfg.features)
-    rescore = cfg.decision.kind == "rescorer"
-    # Word statistics only where the rescorer's word features read them.
-    with_words = rescore and needs_word_stats(cfg.decision.rescore_features)
-    lexicon = build_lexicon((d.document for d in train_docs), with_words=with_words)
-    # Each training document's lexicon without it: shared by the input features and the rescorer
-    # (the same objects, so each one's matcher is built once).
-    loo_lexicons = (leave_one_out_lexicons(lexicon, [d.document for d in train_docs])
-                    if features.enabled or rescore else None)
-    return TrainingInputs(prepared, train_docs, val_docs, int(cfg.data.window.max_chars), int(cfg.data.window.stride),
-                          CleaningConfig.from_dict(cfg.data.get("cleaning")), features, lexicon, loo_lexicons, rescore)
-
-
-def build_windows(inputs: TrainingInputs, tokenizer):
-    """``(train_ds, val_ds)``: the windows of both splits (``modeling.inputs.windows_dataset``), with
-    the lexicon input features where the model reads them: leave-one-out on the training documents."""
-    train_docs, val_docs, features = inputs.train_docs, inputs.val_docs, inputs.features
-    train_types = val_types = None
-    if features.enabled:
-        train_types = training_type_ids(inputs.lexicon, [d.document for d in train_docs], features,
-                                        inputs.loo_lexicons)
-        featurizer = LexiconFeaturizer(inputs.lexicon, features)
-        val_types = [featurizer.type_ids(d.document.text) for d in val_docs]
-    encoder = CharEncoder(tokenizer)
-    train_ds, val_ds = (
-        windows_dataset(documents_dataset([d.document.text for d in docs], [d.tags for d in docs], types),
-                        encoder, inputs.max_chars, inputs.stride)
-        for docs, types in ((train_docs, train_types), (val_docs, val_types)))
-    log.info("%d training windows from %d documents, %d validation windows from %d documents",
-             len(train_ds), len(train_docs), len(val_ds), len(val_docs))
-    return train_ds, val_ds
-
-
-def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs):
-    """``(model, tokenizer, train_ds, val_ds)``: the configured model and :func:`build_windows`."""
+def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs, tagger_from: Path | None = None):
+    """``(model, tokenizer, train_ds, val_ds)``: the configured model (or the saved tagger of
+    ``tagger_from``) and :func:`build_windows`."""
     features = inputs.features
-    model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in inputs.train_docs],
-                                                 inputs.max_chars,
-                                                 n_token_types=features.n_types if features.enabled else 2)
+    if tagger_from is not None:
+        model, tokenizer = load_tagger(tagger_from, inputs.max_chars)
+    else:
+        model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in inputs.train_docs],
+                                                     inputs.max_chars,
+                                                     n_token_types=features.n_types if features.enabled else 2)
     # BERT's forward takes **kwargs but its loss is a plain per-batch mean that ignores
     # num_items_in_batch; left on, the Trainer would multiply that mean by the world size under DDP
     # (gradients and eval_loss twice too large with 2 processes) and skip the division by the
@@ -184,7 +101,11 @@ def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, t
                   seed: int, callbacks: Sequence):
     """The ``Trainer``: evaluation and best-model selection by document phrase F1 where there is a
     validation split, early stopping where configured."""
-    from transformers import DataCollatorForTokenClassification, EarlyStoppingCallback, Trainer
+    from transformers import (
+        DataCollatorForTokenClassification,
+        EarlyStoppingCallback,
+        Trainer,
+    )
 
     args = training_arguments(trainer_cfg, run_dir, seed)
     has_val = len(inputs.val_docs) > 0
@@ -209,32 +130,26 @@ def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, t
     )
 
 
-def decide(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, metrics: dict) -> DecodingSettings:
-    """The decision that ships, chosen on validation with the best model's probabilities (the O
-    prior and gazetteer fusion, or the phrase rescorer); adds ``eval_tuned_phrase_f1`` to ``metrics``."""
-    log.info("decision: predicting the %d validation windows with the best model", len(val_ds))
-    val_probs = predict_probs(trainer, val_ds, inputs.val_docs, inputs.max_chars, inputs.stride)
-    rescore_train = []
-    if inputs.rescore:
-        # The phrase rescorer learns on the training documents as the model saw them: with
-        # leave-one-out input features (train_ds holds them) and a leave-one-out lexicon.
-        log.info("decision: predicting the %d training windows for the phrase rescorer", len(train_ds))
-        train_probs = predict_probs(trainer, train_ds, inputs.train_docs, inputs.max_chars, inputs.stride)
-        rescore_train = list(zip([d.document for d in inputs.train_docs], train_probs, inputs.loo_lexicons))
-    decoding, tuned_f1 = tune_decoding([d.document for d in inputs.val_docs], val_probs, inputs.lexicon,
-                                       inputs.cleaning, OmegaConf.to_container(cfg.decision, resolve=True),
-                                       train=rescore_train, show_progress=not trainer.args.disable_tqdm)
-    metrics["eval_tuned_phrase_f1"] = tuned_f1
-    log.info("decision: %s; validation phrase F1 %.4f (argmax, best epoch) -> %.4f (settings and weights: "
-             "model/%s, key decoding)", decoding.describe(), metrics.get("eval_phrase_f1", float("nan")),
-             tuned_f1, SETTINGS_FILE)
-    return decoding
+def fit(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, resume: str | None,
+        tagger_from: Path | None):
+    """Train (unless the tagger comes from ``tagger_from``), evaluate the kept model on validation
+    and fit the decision; ``(metrics, decision)``, the decision ``None`` without validation documents."""
+    metrics = {}
+    if tagger_from is None:
+        train_output = trainer.train(resume_from_checkpoint=resume)
+        metrics = {"train_" + k if not k.startswith("train_") else k: v for k, v in train_output.metrics.items()}
+    if not inputs.val_docs:
+        return metrics, None
+    metrics.update(trainer.evaluate())
+    return metrics, decide(cfg, trainer, inputs, train_ds, val_ds, metrics)
 
 
 def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
-    """Train the configured model; return the final validation metrics (``eval_*``).
+    """Train the configured model and fit its decision; return the final validation metrics (``eval_*``).
 
-    ``callbacks``: extra ``transformers.TrainerCallback`` objects (progress hooks, tests).
+    With ``tagger_from`` set, the tagger of that checkpoint is kept as it is and only the decision
+    is fitted (``training/tagger_from.py``). ``callbacks``: extra ``transformers.TrainerCallback``
+    objects (progress hooks, tests).
     """
     import torch
     from transformers import set_seed
@@ -243,8 +158,11 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     quiet_libraries(bool(cfg.get("verbose", False)))
     started = time.time()
     run_dir = run_dir_of(cfg)
-    # Checked first: a resume that cannot work fails before minutes of data preparation.
+    # Checked first: a resume or a tagger source that cannot work fails before minutes of data preparation.
     resume = resume_checkpoint(cfg.trainer.get("resume_from_checkpoint"), run_dir / CHECKPOINTS_DIR)
+    tagger_from = resolve_tagger_from(cfg) if cfg.get("tagger_from") else None
+    if tagger_from is not None and resume:
+        raise ConfigError("tagger_from and trainer.resume_from_checkpoint: a refit trains nothing to resume")
     run_dir.mkdir(parents=True, exist_ok=True)
     seed = int(cfg.seed)
     set_seed(seed)
@@ -252,40 +170,46 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
         torch.set_num_threads(int(cfg.threads))
 
     inputs = load_inputs(cfg)
-    model, tokenizer, train_ds, val_ds = build_model_and_windows(cfg, inputs)
+    if tagger_from is not None and not inputs.val_docs:
+        raise ConfigError(f"tagger_from={tagger_from}: the decision is fitted on a validation split, and this "
+                          "data split has none")
+    model, tokenizer, train_ds, val_ds = build_model_and_windows(cfg, inputs, tagger_from)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     trainer = build_trainer(trainer_cfg, inputs, model, tokenizer, train_ds, val_ds, run_dir, seed, callbacks)
-    train_output = trainer.train(resume_from_checkpoint=resume)
-    metrics = {"train_" + k if not k.startswith("train_") else k: v for k, v in train_output.metrics.items()}
-    has_val = len(inputs.val_docs) > 0
-    if has_val:
-        metrics.update(trainer.evaluate())
-    decision = None
-    if has_val and fits_decision(cfg.decision):
-        decision = decide(cfg, trainer, inputs, train_ds, val_ds, metrics)
+    metrics, decision = fit(cfg, trainer, inputs, train_ds, val_ds, resume, tagger_from)
+    save_run(cfg, trainer, inputs, run_dir, decision, metrics, started, resume, tagger_from,
+             bool(trainer_cfg.get("keep_checkpoints")), (len(train_ds), len(val_ds)))
+    return metrics
 
+
+def save_run(cfg: DictConfig, trainer, inputs: TrainingInputs, run_dir: Path, decision, metrics: dict,
+             started: float, resume: str | None, tagger_from: Path | None, keep_checkpoints: bool,
+             n_windows: tuple[int, int]) -> None:
+    """The checkpoint in ``run_dir/model`` (weights, tokenizer, settings with the decision, lexicon)
+    and the run's records beside it."""
     model_dir = run_dir / "model"
     # Every rank calls save_model (sharded setups gather weights in it); only rank 0 writes.
     trainer.save_model(str(model_dir))  # the best model: load_best_model_at_end restored it
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(model_dir))
-        data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
-        # Absolute, so kpt-evaluate rebuilds the same splits from any working directory.
-        data_cfg["corpus_path"] = str(Path(data_cfg["corpus_path"]).resolve())
-        CheckpointSettings(inputs.max_chars, inputs.stride, inputs.cleaning, data_cfg, inputs.features.to_dict(),
-                           decoding=(decision or DecodingSettings()).to_dict()).save(model_dir)
-        inputs.lexicon.save(model_dir)
-        log.info("model saved to %s", model_dir)
-        multirun = is_multirun_job()
-        stamp = run_stamp(run_dir, multirun)
-        info = run_info(seed, inputs.prepared.stats(), time.time() - started,
-                        {"run_stamp": stamp, "n_train_windows": len(train_ds), "n_validation_windows": len(val_ds),
-                         "n_parameters": int(model.num_parameters()),
-                         "best_checkpoint": trainer.state.best_model_checkpoint,
-                         "run_dir": str(run_dir), "config": resolved_config(cfg, run_dir, stamp)})
-        record = metrics_record(metrics, trainer.state, decision.describe() if decision else None,
-                                Path(resume).name if resume else None)
-        write_run_record(run_dir, trainer.state.log_history, record, info)
-        finish_run(run_dir, keep_checkpoints=bool(trainer_cfg.get("keep_checkpoints")),
-                   link_latest=wants_latest_link(run_dir, cfg.experiment_name, multirun))
-    return metrics
+    if not trainer.is_world_process_zero():
+        return
+    trainer.processing_class.save_pretrained(str(model_dir))
+    data_cfg = OmegaConf.to_container(cfg.data, resolve=True)
+    # Absolute, so kpt-evaluate rebuilds the same splits from any working directory.
+    data_cfg["corpus_path"] = str(Path(data_cfg["corpus_path"]).resolve())
+    CheckpointSettings(inputs.max_chars, inputs.stride, inputs.cleaning, data_cfg, inputs.features.to_dict(),
+                       decision=decision.to_dict() if decision is not None else {}).save(model_dir)
+    inputs.lexicon.save(model_dir)
+    log.info("model saved to %s", model_dir)
+    multirun = is_multirun_job()
+    stamp = run_stamp(run_dir, multirun)
+    info = run_info(int(cfg.seed), inputs.prepared.stats(), time.time() - started,
+                    {"run_stamp": stamp, "n_train_windows": n_windows[0], "n_validation_windows": n_windows[1],
+                     "n_parameters": int(trainer.model.num_parameters()),
+                     "best_checkpoint": trainer.state.best_model_checkpoint,
+                     "tagger_from": str(tagger_from) if tagger_from is not None else None,
+                     "run_dir": str(run_dir), "config": resolved_config(cfg, run_dir, stamp)})
+    record = metrics_record(metrics, trainer.state, decision.describe() if decision else None,
+                            Path(resume).name if resume else None)
+    write_run_record(run_dir, trainer.state.log_history, record, info)
+    finish_run(run_dir, keep_checkpoints=keep_checkpoints,
+               link_latest=wants_latest_link(run_dir, cfg.experiment_name, multirun))

@@ -7,7 +7,7 @@ label is ever truncated away.
 Merge rule for overlapping windows: each character takes the prediction of the window in which
 it sits farthest from an edge. For two consecutive windows that means the overlap is cut at its
 midpoint: the left half comes from the earlier window, the right half from the later one.
-``modeling.inputs`` writes each window's owned characters into its document.
+``tagger.inputs`` writes each window's owned characters into its document.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.decoding import decode_phrases, scale_o
-from keyphrase_tagger.lexicon import Lexicon
-from keyphrase_tagger.segmentation import Words, segment
+from keyphrase_tagger.decision.decoder import decode_phrases, scale_o
+from keyphrase_tagger.lexicon.lexicon import Lexicon
+from keyphrase_tagger.lexicon.segmentation import Words, segment
 
 
 @dataclass

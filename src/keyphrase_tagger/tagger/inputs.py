@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from keyphrase_tagger.encoding import CharEncoder
-from keyphrase_tagger.windows import owned_ranges, window_bounds
+from keyphrase_tagger.tagger.encoding import CharEncoder
+from keyphrase_tagger.tagger.windows import owned_ranges, window_bounds
 
 if TYPE_CHECKING:  # imported where used, so that reading documents does not pay for torch
     import datasets

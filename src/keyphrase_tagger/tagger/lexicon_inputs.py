@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keyphrase_tagger.lexicon import Lexicon
+from keyphrase_tagger.lexicon.leave_one_out import leave_one_out_lexicons
+from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.records import Document
-from keyphrase_tagger.segmentation import document_word_counts
 
 
 @dataclass(frozen=True)
@@ -80,26 +80,6 @@ def _ranges(lengths: np.ndarray) -> np.ndarray:
     total = int(lengths.sum())
     offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
     return np.arange(total) - offsets
-
-
-def leave_one_out(lexicon: Lexicon, document: Document, occurring: set[str]) -> Lexicon:
-    """The lexicon as if ``document`` (in which the phrases ``occurring`` occur) had not been
-    among the training documents."""
-    own = set(document.phrases)
-    listed = {p: n - (p in own) for p, n in lexicon.listed.items()}
-    occurs = {p: n - (p in occurring) for p, n in lexicon.occurs.items()}
-    words = lexicon.words.without(document_word_counts(document)) if lexicon.words is not None else None
-    return Lexicon({p: n for p, n in listed.items() if n > 0}, occurs, words)
-
-
-def leave_one_out_lexicons(lexicon: Lexicon, documents: list[Document]) -> list[Lexicon]:
-    """For each of the training ``documents``, the lexicon built without it."""
-    everything = lexicon.matcher
-    out = []
-    for d in documents:
-        occurring = {everything.phrases[i] for i, _, _ in everything.find_all(d.text)}
-        out.append(leave_one_out(lexicon, d, occurring))
-    return out
 
 
 def training_type_ids(lexicon: Lexicon, documents: list[Document], config: LexiconFeatureConfig,

@@ -1,6 +1,6 @@
 """Phrase-level P/R/F1 (micro and macro): what the decision is fitted on and evaluation reports.
 
-It sits below both, so the decision stage (``recipe.py``, ``rescoring.py``) chooses its settings by
+It sits below both, so the decision stage (``decision/fit.py``, ``decision/rescorer_fit.py``) chooses its settings by
 the same counts ``evaluation`` reports without importing from the evaluation stage.
 
 Zero denominators never divide: precision of an empty prediction is 1.0 when the gold list is

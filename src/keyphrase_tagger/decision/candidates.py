@@ -1,8 +1,8 @@
-"""Candidate phrases of a document and their features, for the phrase rescorer (``rescoring.py``).
+"""Candidate phrases of a document and their features, for the phrase rescorer (``rescorer.py``).
 
 Candidates are distinct strings drawn from up to three sources:
 
-- ``words``: every run of 1 to ``MAX_WORDS`` consecutive jieba words (``segmentation.py``) without a
+- ``words``: every run of 1 to ``MAX_WORDS`` consecutive jieba words (``lexicon/segmentation.py``) without a
   strip character, 2 to ``MAX_CHARS`` characters long (in the embedded corpus they hold ~87 % of
   the gold phrases, against ~45 % for tagger spans and lexicon matches together);
 - ``tagger``: the tagger's spans, decoded as they are and with ``P(O)`` scaled by
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig, reject_reason
-from keyphrase_tagger.data.labeling import PhraseMatcher
-from keyphrase_tagger.lexicon import Lexicon
-from keyphrase_tagger.occurrences import Occurrences, TextInputs
+from keyphrase_tagger.data.matching import PhraseMatcher
+from keyphrase_tagger.decision.occurrences import Occurrences, TextInputs
+from keyphrase_tagger.lexicon.lexicon import Lexicon
+from keyphrase_tagger.lexicon.segmentation import N_POS, NO_POS, POS_TAGS, Words
 from keyphrase_tagger.records import B, I, O
-from keyphrase_tagger.segmentation import N_POS, NO_POS, POS_TAGS, Words
 
 MAX_WORDS = 4
 MAX_CHARS = 16

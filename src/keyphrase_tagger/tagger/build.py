@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from keyphrase_tagger.encoding import build_char_vocab, make_char_tokenizer
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.records import ID2LABEL, LABEL2ID
+from keyphrase_tagger.tagger.encoding import build_char_vocab, make_char_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,12 @@ def build_model_and_tokenizer(model_cfg: Mapping, train_texts: Iterable[str], ma
     ``n_token_types`` > 2 sizes ``token_type_ids`` for lexicon features (a pretrained model's are
     grown: :func:`grow_token_types`).
     """
-    from transformers import AutoModelForTokenClassification, AutoTokenizer, BertConfig, BertForTokenClassification
+    from transformers import (
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        BertConfig,
+        BertForTokenClassification,
+    )
 
     if model_cfg.get("from_scratch", False):
         bert_kwargs = {k: model_cfg[k] for k in _BERT_KEYS if model_cfg.get(k) is not None}

@@ -11,10 +11,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from keyphrase_tagger.data.labeling import PhraseMatcher
+from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.errors import CheckpointError
+from keyphrase_tagger.lexicon.word_stats import (
+    WORD_STATS_FILE,
+    WordStats,
+    build_word_stats,
+    document_word_counts,
+)
 from keyphrase_tagger.records import Document
-from keyphrase_tagger.segmentation import WORD_STATS_FILE, WordStats, build_word_stats, document_word_counts
 
 LEXICON_FILE = "lexicon.json"
 
@@ -23,7 +28,7 @@ LEXICON_FILE = "lexicon.json"
 class Lexicon:
     listed: dict[str, int]  # training documents that list the phrase
     occurs: dict[str, int]  # training documents whose text contains it
-    words: WordStats | None = None  # segmentation.py; built only where the rescorer's word features need it
+    words: WordStats | None = None  # word_stats.py; built only where the rescorer's word features need it
 
     def rate(self, phrase: str) -> float:
         """P(listed | occurs), at document level."""

@@ -1,0 +1,137 @@
+"""Phrase-level rescoring: a classifier over candidate phrases, the default decision kind.
+
+The tagger decides character by character; whether a document *lists* a phrase depends on things
+only visible at phrase level: whether it is a run of whole words and which ones (the training lists
+start phrases at some words and end them at others), how often it recurs in this document, how
+often the training documents listed it where it occurred (the lexicon rate), how confident the
+tagger was over its occurrences. So this decision:
+
+1. takes candidates and their features from ``candidates.py`` (word runs, tagger spans, lexicon
+   matches; the feature groups in use are saved with the model);
+2. gives each distinct candidate string a probability from a one-hidden-layer network (or a
+   logistic regression, ``hidden`` empty), whose output bias already holds the decision threshold
+   chosen on validation (accepted iff > 0.5);
+3. returns the accepted strings' occurrences (:func:`~keyphrase_tagger.decision.decoder.accepted_decided`):
+   with ``nested`` (the default config) every occurrence of each, phrases inside others included;
+   otherwise the leftmost-longest ones only, so a string found only inside longer accepted ones is
+   lost. A phrase's score is its string's probability.
+
+Fitted (``rescorer_fit.py``) on the training documents with a leave-one-out lexicon (their own lists
+and word counts subtracted, as for the lexicon input features) and the model's probabilities under
+leave-one-out input features; the threshold on the validation split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.decision.base import Decision
+from keyphrase_tagger.decision.candidates import candidate_features, feature_names
+from keyphrase_tagger.decision.decoder import Decided, accepted_decided
+from keyphrase_tagger.errors import CheckpointError
+from keyphrase_tagger.lexicon.lexicon import Lexicon
+
+
+@dataclass(frozen=True)
+class Rescorer:
+    """The fitted classifier, as the checkpoint stores it (under ``decision``, kind ``rescorer``).
+
+    ``logit = output . h + output_bias`` with ``h = tanh(hidden @ z + hidden_bias)`` for a
+    hidden layer, ``h = z`` for the logistic regression (``hidden`` empty), ``z`` the standardised
+    features of ``groups`` (``candidates.py``); ``output_bias`` includes ``-logit(threshold)``, so a
+    candidate is accepted iff its probability exceeds 0.5.
+    """
+
+    candidate_o_scale: float
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    output: tuple[float, ...]
+    output_bias: float
+    hidden: tuple[tuple[float, ...], ...]  # empty: a logistic regression
+    hidden_bias: tuple[float, ...]
+    groups: tuple[str, ...]
+    nested: bool
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping) -> "Rescorer":
+        """The rescorer :meth:`to_dict` saved; :class:`CheckpointError` if its features are not the
+        ones this version computes, ``KeyError`` for a missing key."""
+        groups = tuple(cfg["groups"])
+        # Weights are meaningful only over the features they were fitted on, in that order.
+        try:
+            expected = list(feature_names(groups))
+        except ValueError as err:
+            raise CheckpointError(f"decision (rescorer): {err}") from None
+        if list(cfg["features"]) != expected:
+            raise CheckpointError(f"decision (rescorer) was fitted on features {cfg['features']}, "
+                                  f"this version computes {expected}: retrain the checkpoint or refit its decision")
+        return cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["scale"])),
+                   tuple(map(float, cfg["output"])), float(cfg["output_bias"]),
+                   tuple(tuple(map(float, row)) for row in cfg["hidden"]),
+                   tuple(map(float, cfg["hidden_bias"])), groups, bool(cfg["nested"]))
+
+    def to_dict(self) -> dict:
+        return {"candidate_o_scale": self.candidate_o_scale, "groups": list(self.groups),
+                "features": list(feature_names(self.groups)), "mean": list(self.mean), "scale": list(self.scale),
+                "output": list(self.output), "output_bias": self.output_bias,
+                "hidden": [list(row) for row in self.hidden], "hidden_bias": list(self.hidden_bias),
+                "nested": self.nested}
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        h = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        if self.hidden:
+            h = np.tanh(h @ np.asarray(self.hidden).T + np.asarray(self.hidden_bias))
+        return 1.0 / (1.0 + np.exp(-(h @ np.asarray(self.output) + self.output_bias)))
+
+    def with_threshold(self, threshold: float) -> "Rescorer":
+        """The same model with acceptance at ``threshold`` moved to 0.5."""
+        return dataclasses.replace(self, output_bias=self.output_bias - math.log(threshold / (1.0 - threshold)))
+
+    def candidates(self, text: str, probs: np.ndarray, lexicon: Lexicon,
+                   cleaning: CleaningConfig) -> tuple[list[str], np.ndarray]:
+        """Candidate strings of ``text`` and their features, as this rescorer was fitted on them."""
+        return candidate_features(text, probs, lexicon, cleaning, self.candidate_o_scale, self.groups)
+
+    def accepted(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> dict[str, float]:
+        """Accepted candidate strings of ``text`` and their probabilities (all > 0.5)."""
+        names, x = self.candidates(text, probs, lexicon, cleaning)
+        if not names:
+            return {}
+        p = self.probabilities(x)
+        return {name: float(v) for name, v in zip(names, p) if v > 0.5}
+
+
+class RescorerDecision(Decision):
+    """The phrase rescorer bound to the checkpoint's training lexicon and cleaning."""
+
+    kind = "rescorer"
+    uses_lexicon = True
+
+    def __init__(self, rescorer: Rescorer, lexicon: Lexicon | None, cleaning: CleaningConfig | None) -> None:
+        self.rescorer, self.lexicon, self.cleaning = rescorer, lexicon, cleaning
+
+    def decide(self, text: str, probs: np.ndarray) -> Decided:
+        if self.lexicon is None or self.cleaning is None:
+            raise ValueError("phrase rescoring needs the checkpoint's lexicon and cleaning")
+        accepted = self.rescorer.accepted(text, probs, self.lexicon, self.cleaning)
+        return accepted_decided(text, accepted, self.rescorer.nested)
+
+    def params(self) -> dict:
+        return self.rescorer.to_dict()
+
+    def describe(self) -> str:
+        r = self.rescorer
+        model = f"hidden {len(r.hidden)}" if r.hidden else "logistic regression"
+        nested = ", nested phrases" if r.nested else ""
+        return (f"phrase rescorer ({model}, {len(feature_names(r.groups))} features, "
+                f"candidates at O scale {r.candidate_o_scale:g}{nested})")
+
+    @classmethod
+    def from_dict(cls, cfg: Mapping, lexicon: Lexicon | None, cleaning: CleaningConfig | None) -> "RescorerDecision":
+        return cls(Rescorer.from_dict(cfg), lexicon, cleaning)
