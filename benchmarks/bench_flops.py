@@ -72,12 +72,15 @@ def main(argv: list[str] | None = None) -> None:
 
     checkpoint = common.resolve_checkpoint(args.checkpoint)
     import torch
-    from transformers import AutoModelForTokenClassification, DataCollatorForTokenClassification
+    from transformers import (
+        AutoModelForTokenClassification,
+        DataCollatorForTokenClassification,
+    )
 
     from keyphrase_tagger.data.prepare import prepare_corpus
     from keyphrase_tagger.inference.extractor import KeyphraseExtractor
-    from keyphrase_tagger.modeling.inputs import window_rows
-    from keyphrase_tagger.windows import window_bounds
+    from keyphrase_tagger.tagger.inputs import window_rows
+    from keyphrase_tagger.tagger.windows import window_bounds
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -45,11 +45,10 @@ import argparse
 import os
 import time
 
+import common
 import numpy as np
 
-import common
-
-from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.decision.decoder import decode_phrases
 
 TARGET_RATIO = 5.0
 
@@ -92,7 +91,7 @@ def tags_from_groups(length: int, groups: list[dict]) -> np.ndarray:
 
 def tags_from_probs(probs: np.ndarray) -> np.ndarray:
     """Argmax tags, an orphan I (after O) read as B: the pipeline's grouping rule, written out here
-    independently of ``decoding.tags_to_spans`` so that the comparison also checks the decoder."""
+    independently of ``data.labeling.tags_to_spans`` so that the comparison also checks the decoder."""
     from keyphrase_tagger.records import B, I, O
 
     tags = probs.argmax(axis=-1).astype(np.int8)
