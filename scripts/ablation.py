@@ -12,7 +12,8 @@ fold's test split; the gazetteer baselines come from the same reports). An optio
 (``tagger_from=<their sweep>``) and only fits its own decision on each fold.
 
 Sweeps land under ``--out`` (``outputs/ablation/<option>``); ``--reuse`` keeps a finished one;
-``--taggers OPTION=DIR`` takes an option's trained folds from another sweep of the same config.
+``--sweeps OPTION=DIR`` takes DIR, a finished ``kpt-train -m`` sweep of the option's config, as that
+option's sweep (its result, and the trained folds of the options that keep them).
 """
 
 from __future__ import annotations
@@ -140,16 +141,17 @@ def write_result(option: Option, sweep_dir: Path, folds: int, tagger_dir: Path |
     return result
 
 
-def run_option(option: Option, out: Path, folds: int, reuse: bool, taggers: dict[str, Path]) -> dict:
-    sweep_dir = out / option.name
+def run_option(option: Option, out: Path, folds: int, reuse: bool, sweeps: dict[str, Path]) -> dict:
+    sweep_dir = sweeps.get(option.name, out / option.name)
     tagger_dir = None
     if option.tagger_of:
         check_same_training(option, next(o for o in OPTIONS if o.name == option.tagger_of))
-        tagger_dir = taggers.get(option.tagger_of, out / option.tagger_of)
-    if not (reuse and (sweep_dir / "cv_report.json").is_file()):
+        tagger_dir = sweeps.get(option.tagger_of, out / option.tagger_of)
+    if option.name not in sweeps and not (reuse and (sweep_dir / "cv_report.json").is_file()):
         if sweep_dir.exists():
             raise SystemExit(f"{sweep_dir} exists: remove it, or pass --reuse to keep a finished sweep")
         run(sweep_command(option, sweep_dir, folds, tagger_dir))
+    if not (sweep_dir / "cv_report.json").is_file():
         run(["kpt-cv-report", f"sweep_dir={sweep_dir}"])
     return write_result(option, sweep_dir, folds, tagger_dir)
 
@@ -192,17 +194,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "ablation")
     parser.add_argument("--results-md", type=Path, default=REPO / "docs" / "results.md")
     parser.add_argument("--reuse", action="store_true", help="keep sweeps already finished under --out")
-    parser.add_argument("--taggers", nargs="+", default=[], metavar="OPTION=DIR",
-                        help="take OPTION's trained folds from DIR (a sweep of the same training config)")
+    parser.add_argument("--sweeps", nargs="+", default=[], metavar="OPTION=DIR",
+                        help="DIR is a finished kpt-train -m sweep of OPTION's config: its result and trained folds")
     parser.add_argument("--table-only", action="store_true", help="only regenerate the table")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not args.table_only:
-        taggers = {name: Path(path).resolve() for name, _, path in (t.partition("=") for t in args.taggers)}
+        sweeps = {name: Path(path).resolve() for name, _, path in (s.partition("=") for s in args.sweeps)}
         chosen = [o for o in OPTIONS if not args.only or o.name in args.only]
         # Options that train first: the others keep their folds.
         for option in sorted(chosen, key=lambda o: o.tagger_of is not None):
-            result = run_option(option, args.out.resolve(), args.folds, args.reuse, taggers)
+            result = run_option(option, args.out.resolve(), args.folds, args.reuse, sweeps)
             print(f"{option.name}: {cell(result)}", flush=True)
     write_table(args.results_md)
 

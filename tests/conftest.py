@@ -26,7 +26,7 @@ def compose(config_name: str, overrides: list[str] | None = None):
 
 def decision_config(option: str = "rescorer", **changes) -> dict:
     """``configs/decision/<option>.yaml`` as the ``decision`` group composes it (plain values), with
-    ``changes`` applied: what training hands to ``tune_decoding``."""
+    ``changes`` applied: what training hands to ``fit_decision``."""
     from omegaconf import OmegaConf
 
     return {**OmegaConf.to_container(compose("train", [f"decision={option}"]).decision, resolve=True), **changes}
@@ -86,7 +86,7 @@ def pretrained_bert_dir(tmp_path_factory) -> Path:
     exceeds the model's 128 positions. Stands in for bert-base-chinese, which needs the network."""
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
-    from keyphrase_tagger.encoding import build_char_vocab
+    from keyphrase_tagger.tagger.encoding import build_char_vocab
 
     directory = tmp_path_factory.mktemp("pretrained_bert")
     vocab = build_char_vocab([CORPUS.read_text(encoding="utf-8"), tiny_corpus_text(), "abcdefghijklmnopqrstuvwxyz"])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from keyphrase_tagger.data.labeling import PhraseMatcher
+from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.evaluation.baselines import (
     DEFAULT_THRESHOLD,
     baseline_reports,
     choose_threshold,
     gazetteer_predictions,
 )
-from keyphrase_tagger.lexicon import build_lexicon
+from keyphrase_tagger.lexicon.lexicon import build_lexicon
 from keyphrase_tagger.records import Document
 
 # Rates P(listed | occurs) in these training documents:

@@ -7,18 +7,19 @@ import pytest
 import torch
 from conftest import compose
 
-from keyphrase_tagger.data.labeling import PhraseMatcher, label_text
-from keyphrase_tagger.encoding import CharEncoder, build_char_vocab
+from keyphrase_tagger.data.labeling import label_text
+from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.errors import ConfigError
-from keyphrase_tagger.modeling.build import build_model_and_tokenizer
-from keyphrase_tagger.modeling.inputs import (
+from keyphrase_tagger.tagger.build import build_model_and_tokenizer
+from keyphrase_tagger.tagger.encoding import CharEncoder, build_char_vocab
+from keyphrase_tagger.tagger.inputs import (
     IGNORE_INDEX,
     WINDOW_POSITION,
     documents_dataset,
     window_rows,
     windows_dataset,
 )
-from keyphrase_tagger.windows import window_bounds
+from keyphrase_tagger.tagger.windows import window_bounds
 
 TEXTS = ["加快发展现代服务业，推进跨境电商综合试验区建设", "提升物流体系效率"]
 ID2LABEL = {0: "O", 1: "B-KP", 2: "I-KP"}

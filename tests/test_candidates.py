@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keyphrase_tagger.candidates import (
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.data.corpus import read_corpus
+from keyphrase_tagger.decision.candidates import (
     FEATURE_GROUPS,
     GROUPS,
     MAX_WORDS,
@@ -15,11 +17,9 @@ from keyphrase_tagger.candidates import (
     feature_names,
     word_runs,
 )
-from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.data.corpus import read_corpus
-from keyphrase_tagger.lexicon import build_lexicon
-from keyphrase_tagger.records import B, I, O, Document
-from keyphrase_tagger.segmentation import NO_POS, POS_TAGS, segment
+from keyphrase_tagger.lexicon.lexicon import build_lexicon
+from keyphrase_tagger.lexicon.segmentation import NO_POS, POS_TAGS, segment
+from keyphrase_tagger.records import B, Document, I, O
 
 CLEANING = CleaningConfig()
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "raw" / "policy_keyphrases.txt"

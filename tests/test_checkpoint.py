@@ -11,11 +11,16 @@ from pathlib import Path
 import pytest
 
 from keyphrase_tagger import KeyphraseExtractor
-from keyphrase_tagger.candidates import feature_names
-from keyphrase_tagger.checkpoint import SETTINGS_FILE, CheckpointSettings, validate_checkpoint
-from keyphrase_tagger.encoding import build_char_vocab, make_char_tokenizer
+from keyphrase_tagger.checkpoint import (
+    SETTINGS_FILE,
+    CheckpointSettings,
+    validate_checkpoint,
+)
+from keyphrase_tagger.decision.candidates import feature_names
+from keyphrase_tagger.decision.kinds import PriorFusion
+from keyphrase_tagger.decision.rescorer import Rescorer, RescorerDecision
 from keyphrase_tagger.errors import CheckpointError
-from keyphrase_tagger.rescoring import Rescorer
+from keyphrase_tagger.tagger.encoding import build_char_vocab, make_char_tokenizer
 
 
 @pytest.fixture
@@ -33,15 +38,28 @@ def edit_json(path: Path, change: Callable[[dict], object]) -> None:
 
 
 def edit_rescore(checkpoint: Path, change: Callable[[dict], object]) -> None:
-    edit_json(checkpoint / SETTINGS_FILE, lambda s: change(s["decoding"]["rescore"]))
+    """Change the saved rescorer decision (what :func:`use_word_rescorer` saved)."""
+    edit_json(checkpoint / SETTINGS_FILE, lambda s: change(s["decision"]))
 
 
 def use_word_rescorer(checkpoint: Path) -> None:
     """Decide with a rescorer that reads word statistics, whatever the smoke run chose on validation."""
     groups = ("document", "words")
     n = len(feature_names(groups))
-    rescorer = Rescorer(0.5, (0.0,) * n, (1.0,) * n, (0.0,) * n, groups=groups)
-    edit_json(checkpoint / SETTINGS_FILE, lambda s: s.__setitem__("decoding", {"rescore": rescorer.to_dict()}))
+    rescorer = Rescorer(0.5, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, (), (), groups, False)
+    decision = RescorerDecision(rescorer, None, None)
+    edit_json(checkpoint / SETTINGS_FILE, lambda s: s.__setitem__("decision", decision.to_dict()))
+
+
+def use_prior_fusion(checkpoint: Path, **changes) -> None:
+    """Decide with an O prior and fusion, with ``changes`` made to its saved settings."""
+    decision = dict(PriorFusion(0.7, 0.2, 0.3).to_dict(), **changes)
+    edit_json(checkpoint / SETTINGS_FILE, lambda s: s.__setitem__("decision", decision))
+
+
+def without_lexicon_features(checkpoint: Path) -> None:
+    """A tagger that reads no lexicon features: only the decision may need the lexicon."""
+    edit_json(checkpoint / SETTINGS_FILE, lambda s: s.__setitem__("lexicon_features", {"enabled": False}))
 
 
 def foreign_tokenizer(checkpoint: Path) -> None:
@@ -62,18 +80,24 @@ DAMAGES: dict[str, tuple[Callable[[Path], object], str, str]] = {
                       "missing"),
     "word_stats_of_four_counts": (lambda c: (use_word_rescorer(c), (c / "word_stats.json").write_text(
         '{"数字": [9, 9, 0, 9]}', encoding="utf-8")), "word_stats.json", "unreadable word statistics"),
-    "rescore_not_an_object": (lambda c: edit_json(c / SETTINGS_FILE, lambda s: s["decoding"].update(rescore=[1])),
-                              SETTINGS_FILE, "decoding.rescore must be an object"),
+    "no_decision": (lambda c: edit_json(c / SETTINGS_FILE, lambda s: s.pop("decision")), SETTINGS_FILE,
+                    "unreadable settings \\(no 'decision'\\)"),
+    "decision_not_an_object": (lambda c: edit_json(c / SETTINGS_FILE, lambda s: s.update(decision=[1])),
+                               SETTINGS_FILE, "decision must be an object, not list"),
+    "decision_of_unknown_kind": (lambda c: use_prior_fusion(c, kind="rescore"), SETTINGS_FILE,
+                                 "decision.kind='rescore': not one of argmax, prior_fusion, rescorer"),
     "rescore_without_weights": (lambda c: (use_word_rescorer(c), edit_rescore(c, lambda r: r.pop("output"))),
-                                SETTINGS_FILE, "decoding.rescore lacks 'output'"),
+                                SETTINGS_FILE, r"decision \(rescorer\) lacks 'output'"),
     "rescore_weights_not_numbers": (lambda c: (use_word_rescorer(c), edit_rescore(c, lambda r: r.update(mean="x"))),
-                                    SETTINGS_FILE, "unreadable decoding.rescore"),
+                                    SETTINGS_FILE, r"unreadable decision \(rescorer\)"),
     "rescore_weights_too_short": (lambda c: (use_word_rescorer(c), edit_rescore(c, lambda r: r["scale"].pop())),
                                   SETTINGS_FILE, "weights do not fit"),
     "rescore_unknown_features": (lambda c: (use_word_rescorer(c), edit_rescore(c, lambda r: r.update(groups=["x"]))),
                                  SETTINGS_FILE, "unknown rescorer feature groups"),
-    "o_scale_not_a_number": (lambda c: edit_json(c / SETTINGS_FILE, lambda s: s["decoding"].update(o_scale="x")),
-                             SETTINGS_FILE, "unreadable"),
+    "o_scale_not_a_number": (lambda c: use_prior_fusion(c, o_scale="x"), SETTINGS_FILE,
+                             r"unreadable decision \(prior_fusion\)"),
+    "fusion_without_lexicon": (lambda c: (use_prior_fusion(c), without_lexicon_features(c),
+                                          (c / "lexicon.json").unlink()), "lexicon.json", "missing"),
     "window_beyond_positions": (lambda c: edit_json(c / SETTINGS_FILE, lambda s: s["window"].update(max_chars=63)),
                                 SETTINGS_FILE, "max_chars=63 .* exceeds the model's 64 positions"),
     "unreadable_model_config": (lambda c: (c / "config.json").write_text("{", encoding="utf-8"), "config.json",
@@ -106,6 +130,14 @@ def test_an_intact_checkpoint_validates_to_its_settings(smoke_checkpoint):
     assert validate_checkpoint(smoke_checkpoint) == CheckpointSettings.load(smoke_checkpoint)
 
 
+@pytest.mark.parametrize("decision", [{}, {"kind": "argmax"}, PriorFusion(0.7).to_dict()])
+def test_a_decision_that_reads_no_lexicon_needs_none(checkpoint, decision):
+    without_lexicon_features(checkpoint)
+    edit_json(checkpoint / SETTINGS_FILE, lambda s: s.__setitem__("decision", decision))
+    (checkpoint / "lexicon.json").unlink()
+    assert validate_checkpoint(checkpoint).decision == decision
+
+
 def test_a_tokenizer_built_from_a_vocabulary_file_of_another_size_is_refused(checkpoint):
     (checkpoint / "tokenizer.json").unlink()
     (checkpoint / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n服\n务\n", encoding="utf-8")
@@ -123,8 +155,8 @@ def test_sharded_safetensors_weights_load_and_a_missing_shard_is_named(smoke_che
     shards = sorted(checkpoint.glob("model-*.safetensors"))
     assert len(shards) > 1 and (checkpoint / "model.safetensors.index.json").is_file()
     text = "完善养老服务体系，发展数字经济和金融科技"
-    whole = KeyphraseExtractor.from_pretrained(smoke_checkpoint, device="cpu").predict_probs([text], adjust=False)
-    sharded = KeyphraseExtractor.from_pretrained(checkpoint, device="cpu").predict_probs([text], adjust=False)
+    whole = KeyphraseExtractor.from_pretrained(smoke_checkpoint, device="cpu").predict_probs([text])
+    sharded = KeyphraseExtractor.from_pretrained(checkpoint, device="cpu").predict_probs([text])
     assert (sharded[0] == whole[0]).all()
     shards[-1].unlink()
     with pytest.raises(CheckpointError, match="missing") as info:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from conftest import compose
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import compose
-from keyphrase_tagger.data.cleaning import DEFAULT_STRIP_CHARS, CleaningConfig, clean_phrases, reject_reason, strip_span
+from keyphrase_tagger.data.cleaning import (
+    DEFAULT_STRIP_CHARS,
+    CleaningConfig,
+    clean_phrases,
+    reject_reason,
+    strip_span,
+)
 
 # The set the issue pins, written out independently of the code: the team checks labels against it.
 PINNED_STRIP_CHARS = "、，,。．.；;：:！!？?（）()“”\"‘’'《》〈〉【】[]「」『』" + " \t\r\n\u3000"

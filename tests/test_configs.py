@@ -101,7 +101,7 @@ def test_each_decision_and_feature_value_is_written_in_one_file_only():
 
 
 def test_the_rescorer_settings_have_no_defaults_in_the_code():
-    from keyphrase_tagger.rescoring import fit_rescorer
+    from keyphrase_tagger.decision.rescorer_fit import fit_rescorer
 
     parameters = inspect.signature(fit_rescorer).parameters
     for name in ("candidate_o_scale", "hidden", "groups", "steps", "nested"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS
+
 from keyphrase_tagger.data.corpus import parse_phrase_list, read_corpus
 from keyphrase_tagger.errors import CorpusFormatError, KeyphraseTaggerError
 

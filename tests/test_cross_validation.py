@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from keyphrase_tagger.errors import ConfigError
-from keyphrase_tagger.evaluation.cross_validation import aggregate, cv_report, fold_reports, markdown_cv, sweep_design
+from keyphrase_tagger.evaluation.cross_validation import (
+    aggregate,
+    cv_report,
+    fold_reports,
+    markdown_cv,
+    sweep_design,
+)
 
 KPT_CV_REPORT = str(Path(sys.executable).with_name("kpt-cv-report"))
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CORPUS, compose, tiny_corpus_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CORPUS, compose, tiny_corpus_text
 from keyphrase_tagger.data import prepare as prepare_module
 from keyphrase_tagger.data.dataset import load_prepared, read_prepared
 from keyphrase_tagger.data.fingerprint import Fingerprint
@@ -200,7 +200,7 @@ def test_training_goes_on_beside_a_foreign_processed_dir_and_leaves_it_untouched
 
 
 def test_training_takes_max_documents_from_the_prepared_splits(tmp_path):
-    from keyphrase_tagger.training.train import load_inputs
+    from keyphrase_tagger.training.inputs import load_inputs
 
     cfg = compose("train", ["experiment=smoke", f"data.corpus_path={CORPUS}",
                             f"data.processed_dir={tmp_path / 'processed'}"])

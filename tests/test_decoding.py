@@ -8,8 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.data.labeling import spans_to_tag_ids, tag_strings_to_ids
-from keyphrase_tagger.decoding import Prediction, decode_phrases, tags_to_spans
+from keyphrase_tagger.data.labeling import (
+    spans_to_tag_ids,
+    tag_strings_to_ids,
+    tags_to_spans,
+)
+from keyphrase_tagger.decision.decoder import (
+    Decided,
+    accepted_decided,
+    argmax_decided,
+    decode_phrases,
+)
 from keyphrase_tagger.records import B, I, O, Phrase
 
 NO_CLEANING = CleaningConfig(strip_chars="", min_chars=1)
@@ -187,6 +196,18 @@ def test_empty_text_has_no_phrases():
 def test_probabilities_of_the_wrong_length_are_refused():
     with pytest.raises(ValueError, match="3 characters"):
         decode_phrases("服务", np.full((3, 3), 1 / 3), DEFAULT_CLEANING)
+    with pytest.raises(ValueError, match="3 characters"):
+        decode_phrases("服务", Decided(np.zeros(3, dtype=np.int64), ()), DEFAULT_CLEANING)
+
+
+@settings(deadline=None)
+@given(text_and_probs())
+def test_probabilities_decode_as_their_argmax_decision(case):
+    text, probs = case
+    decided = argmax_decided(probs)
+    np.testing.assert_array_equal(decided.tags, probs.argmax(axis=-1))
+    assert [(s, e) for s, e, _ in decided.spans] == spans_of(decided.tags)
+    assert decode_phrases(text, decided, DEFAULT_CLEANING) == decode_phrases(text, probs, DEFAULT_CLEANING)
 
 
 @given(st.text(alphabet=HAN[:8], max_size=60), st.data())
@@ -194,14 +215,33 @@ def test_accepted_strings_decode_to_every_occurrence_nested_ones_included(text, 
     substrings = sorted({text[s:e] for s in range(len(text)) for e in range(s + 1, min(len(text), s + 6) + 1)})
     chosen = data.draw(st.lists(st.sampled_from(substrings), max_size=6)) if substrings else []
     accepted = {p: data.draw(st.floats(0.0, 1.0)) for p in chosen}
-    found = decode_phrases(text, Prediction(np.eye(3)[np.full(len(text), O)], accepted), NO_CLEANING)
+    found = decode_phrases(text, accepted_decided(text, accepted, nested=True), NO_CLEANING)
     expected = sorted((s, s + len(p)) for p in accepted for s in range(len(text)) if text.startswith(p, s))
     assert [(p.start, p.end) for p in found] == expected
     assert all(p.text == text[p.start : p.end] and p.score == pytest.approx(accepted[p.text]) for p in found)
 
 
+@given(st.text(alphabet=HAN[:8], max_size=60), st.data())
+def test_accepted_strings_are_tagged_at_their_leftmost_longest_occurrences(text, data):
+    substrings = sorted({text[s:e] for s in range(len(text)) for e in range(s + 1, min(len(text), s + 6) + 1)})
+    chosen = data.draw(st.lists(st.sampled_from(substrings), max_size=6)) if substrings else []
+    accepted = {p: data.draw(st.floats(0.0, 1.0)) for p in chosen}
+    nested, flat = accepted_decided(text, accepted, nested=True), accepted_decided(text, accepted, nested=False)
+    np.testing.assert_array_equal(nested.tags, flat.tags)
+    # Flat: the spans are the tagged occurrences, none inside another.
+    assert [(s, e) for s, e, _ in flat.spans] == spans_of(flat.tags)
+    assert all(text[s:e] in accepted and score == pytest.approx(accepted[text[s:e]]) for s, e, score in flat.spans)
+    # Leftmost-longest: scanning left to right, each tagged span is the longest accepted string there.
+    position = 0
+    for s, e, _ in flat.spans:
+        assert not any(text.startswith(p, k) for p in accepted for k in range(position, s))
+        assert all(len(p) <= e - s for p in accepted if text.startswith(p, s))
+        position = e
+    assert not any(text.startswith(p, k) for p in accepted for k in range(position, len(text)))
+
+
 def test_accepted_strings_are_cleaned_like_tagged_spans():
     text = "（数字经济）与服务"
-    found = decode_phrases(text, Prediction(np.eye(3)[np.full(len(text), O)], {"（数字经济）": 0.9, "服务": 0.8}),
+    found = decode_phrases(text, accepted_decided(text, {"（数字经济）": 0.9, "服务": 0.8}, nested=True),
                            DEFAULT_CLEANING, min_score=0.85)
     assert [(p.text, p.start, p.end) for p in found] == [("数字经济", 1, 5)]

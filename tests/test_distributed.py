@@ -33,7 +33,7 @@ def validation_scores(model_dir: Path, overrides: list[str]) -> tuple[float, flo
     from keyphrase_tagger import KeyphraseExtractor
     from keyphrase_tagger.data.prepare import prepare_corpus
     from keyphrase_tagger.evaluation.scoring import score_documents
-    from keyphrase_tagger.modeling.inputs import IGNORE_INDEX, window_rows
+    from keyphrase_tagger.tagger.inputs import IGNORE_INDEX, window_rows
 
     cfg = compose("train", overrides)
     docs = prepare_corpus(cfg.data).split("validation")[: max(1, cfg.data.max_documents // 2)]
@@ -51,7 +51,7 @@ def validation_scores(model_dir: Path, overrides: list[str]) -> tuple[float, flo
             keep = labels != IGNORE_INDEX
             total += torch.nn.functional.cross_entropy(out[keep], labels[keep], reduction="sum").item()
             count += int(keep.sum())
-    probs = extractor.predict_probs(texts, adjust=False)
+    probs = extractor.predict_probs(texts)  # the model's own, before any decision
     cleaning = extractor.settings.cleaning
     f1 = score_documents([d.document for d in docs], [d.tags for d in docs], probs, cleaning)["phrase"]["micro"]["f1"]
     return total / count, f1

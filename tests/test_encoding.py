@@ -7,7 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keyphrase_tagger.encoding import SPECIAL_TOKENS, CharEncoder, build_char_vocab, make_char_tokenizer
+from keyphrase_tagger.tagger.encoding import (
+    SPECIAL_TOKENS,
+    CharEncoder,
+    build_char_vocab,
+    make_char_tokenizer,
+)
 
 TRAIN_TEXT = "加快发展现代服务业，推进跨境电商综合试验区建设。提升物流体系效率"
 

@@ -11,16 +11,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import compose
 
 from keyphrase_tagger.data.cleaning import CleaningConfig, clean_phrases
 from keyphrase_tagger.data.corpus import read_corpus
-from conftest import compose
 from keyphrase_tagger.errors import CheckpointError, ConfigError, CorpusFormatError
-from keyphrase_tagger.evaluation.analysis import frequent_errors, length_bucket, scores_by_length
+from keyphrase_tagger.evaluation.analysis import (
+    frequent_errors,
+    length_bucket,
+    scores_by_length,
+)
 from keyphrase_tagger.evaluation.evaluate import build_report, evaluate, write_report
 from keyphrase_tagger.evaluation.metrics import prf
-from keyphrase_tagger.evaluation.report import learning_curve_points, plot_learning_curve, read_log_history
-from keyphrase_tagger.lexicon import LEXICON_FILE
+from keyphrase_tagger.evaluation.report import (
+    learning_curve_points,
+    plot_learning_curve,
+    read_log_history,
+)
+from keyphrase_tagger.lexicon.lexicon import LEXICON_FILE
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 KPT_EVALUATE = str(Path(sys.executable).with_name("kpt-evaluate"))

@@ -12,10 +12,13 @@ from conftest import CORPUS
 from keyphrase_tagger import KeyphraseExtractor
 from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.encoding import build_char_vocab, make_char_tokenizer
+from keyphrase_tagger.decision.decoder import decode_phrases
+from keyphrase_tagger.decision.kinds import Argmax, load_decision
+from keyphrase_tagger.decision.rescorer import RescorerDecision
 from keyphrase_tagger.errors import CheckpointError, ConfigError
 from keyphrase_tagger.inference.extractor import resolve_device
 from keyphrase_tagger.records import Phrase
+from keyphrase_tagger.tagger.encoding import build_char_vocab, make_char_tokenizer
 
 PHRASE = "现代服务业"
 FILLER = "加快推进完善提升促进支持鼓励强化优化建设"
@@ -83,7 +86,7 @@ def assert_exact(text: str, phrases: list[Phrase], may_nest: bool = False) -> No
 
 
 def may_nest(extractor: KeyphraseExtractor) -> bool:
-    return bool((extractor.decoding.rescore or {}).get("nested"))
+    return isinstance(extractor.decision, RescorerDecision) and extractor.decision.rescorer.nested
 
 
 @pytest.mark.parametrize("max_chars,stride", [(10, 4), (10, 2), (7, 6), (12, 5)])
@@ -120,6 +123,24 @@ def test_offsets_are_exact_on_odd_inputs_when_everything_is_tagged(stub_tokenize
     start, end = len(text) - len(text.lstrip(strip)), len(text.rstrip(strip))
     expected = [Phrase(text[start:end], start, end, 1.0)] if end - start >= 2 else []
     assert phrases == expected
+
+
+def test_settings_without_a_decision_read_the_tags_by_argmax(stub_tokenizer):
+    extractor = stub_extractor(stub_tokenizer, max_chars=10, stride=4)
+    assert extractor.decision == Argmax()
+    text = FILLER[:5] + PHRASE + FILLER[:3]
+    (decided,), (probs,) = extractor.predict([text]), extractor.predict_probs([text])
+    np.testing.assert_array_equal(decided.tags, probs.argmax(axis=-1))
+    assert [(s, e) for s, e, _ in decided.spans] == [(5, 5 + len(PHRASE))]
+
+
+def test_predict_is_what_extract_decodes_with_the_checkpoints_decision(extractor, corpus_texts):
+    assert extractor.decision == load_decision(extractor.settings.decision)
+    texts = [corpus_texts[0][:500], "", "服务业"]
+    decided = extractor.predict(texts)
+    assert [d.tags.shape for d in decided] == [(len(t),) for t in texts]
+    assert [decode_phrases(t, d, extractor.settings.cleaning) for t, d in zip(texts, decided)] == (
+        extractor.extract_many(texts))
 
 
 @pytest.mark.parametrize("text", ["", " ", "\t\n", " \u3000\r\n"])

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 from keyphrase_tagger.data.cleaning import CleaningConfig, clean_phrases
 from keyphrase_tagger.data.labeling import (
-    PhraseMatcher,
     label_text,
     spans_to_tag_ids,
     tag_ids_to_strings,
     tag_strings_to_ids,
+    tags_to_spans,
 )
-from keyphrase_tagger.decoding import tags_to_spans
+from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.records import LABELS, Span
 
 SHORT = {"O": "O", "B-KP": "B", "I-KP": "I"}

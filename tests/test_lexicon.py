@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from keyphrase_tagger.errors import CheckpointError
-from keyphrase_tagger.lexicon import LEXICON_FILE, Lexicon, build_lexicon
+from keyphrase_tagger.lexicon.lexicon import LEXICON_FILE, Lexicon, build_lexicon
 from keyphrase_tagger.records import Document
 
 DOCS = [

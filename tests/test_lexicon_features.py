@@ -6,14 +6,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keyphrase_tagger.lexicon import build_lexicon
-from keyphrase_tagger.lexicon_features import (
+from keyphrase_tagger.lexicon.leave_one_out import leave_one_out
+from keyphrase_tagger.lexicon.lexicon import build_lexicon
+from keyphrase_tagger.records import Document
+from keyphrase_tagger.tagger.lexicon_inputs import (
     LexiconFeatureConfig,
     LexiconFeaturizer,
-    leave_one_out,
     training_type_ids,
 )
-from keyphrase_tagger.records import Document
 
 # Rates P(listed | occurs): 数字经济 2/2 = 1.0, 服务业 1/1 = 1.0, 发展 1/3 ≈ 0.33.
 TRAIN = [

@@ -13,7 +13,12 @@ import pytest
 
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.inference.io import open_output
-from keyphrase_tagger.outputs import MARKER, check_replaceable_directory, read_marker, replace_directory
+from keyphrase_tagger.outputs import (
+    MARKER,
+    check_replaceable_directory,
+    read_marker,
+    replace_directory,
+)
 
 KIND = "prepared_dataset"
 

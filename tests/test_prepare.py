@@ -11,14 +11,14 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from conftest import CORPUS, compose
+from test_cleaning import PINNED_STRIP_CHARS
+from test_labeling import naive_leftmost_longest
+
 from keyphrase_tagger.data.labeling import tag_ids_to_strings
 from keyphrase_tagger.data.prepare import prepare_corpus, save_prepared, to_dataset_dict
 from keyphrase_tagger.data.splits import SPLITS
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
-from test_cleaning import PINNED_STRIP_CHARS
-from test_labeling import naive_leftmost_longest
 
 KPT_PREPARE = Path(sys.executable).parent / "kpt-prepare"
 COLUMNS = ["doc_id", "text", "labels", "phrases", "raw_phrases", "dropped", "shadowed"]

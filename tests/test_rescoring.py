@@ -1,4 +1,5 @@
-"""rescoring.py: the phrase-level rescorer over candidate phrases (candidates.py)."""
+"""decision/rescorer.py and decision/rescorer_fit.py: the phrase-level rescorer over candidate phrases
+(candidates.py), its decision and its fit."""
 
 from __future__ import annotations
 
@@ -9,23 +10,33 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import decision_config
 from hypothesis import given
 from hypothesis import strategies as st
-from conftest import decision_config
 
 from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.decoding import decode_phrases
+from keyphrase_tagger.data.labeling import spans_to_tag_ids, tags_to_spans
+from keyphrase_tagger.decision.candidates import (
+    GROUPS,
+    candidate_features,
+    feature_names,
+)
+from keyphrase_tagger.decision.decoder import decode_phrases, scale_o
+from keyphrase_tagger.decision.fit import fit_decision
+from keyphrase_tagger.decision.kinds import PriorFusion, load_decision
+from keyphrase_tagger.decision.rescorer import Rescorer, RescorerDecision
+from keyphrase_tagger.decision.rescorer_fit import (
+    choose_threshold,
+    fit_logistic,
+    fit_rescorer,
+)
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
-from keyphrase_tagger.lexicon import build_lexicon
-from keyphrase_tagger.lexicon_features import leave_one_out_lexicons
-from keyphrase_tagger.recipe import DecodingSettings, adjust, tune_decoding
-from keyphrase_tagger.records import B, I, O, Document
-from keyphrase_tagger.candidates import GROUPS, candidate_features, feature_names
-from keyphrase_tagger.decoding import scale_o
-from keyphrase_tagger.rescoring import Rescorer, choose_threshold, fit_logistic, fit_rescorer
+from keyphrase_tagger.lexicon.leave_one_out import leave_one_out_lexicons
+from keyphrase_tagger.lexicon.lexicon import build_lexicon
+from keyphrase_tagger.records import B, Document, I, O
 
 CLEANING = CleaningConfig()
 # The groups that need no segmentation: small hand-made cases stay readable.
@@ -63,7 +74,7 @@ def accept_lexicon_phrases(threshold_logit: float = 0.0) -> Rescorer:
     weights = [0.0] * len(FEATURES)
     weights[FEATURES.index("in_lexicon")] = 10.0
     return Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights), -5.0 - threshold_logit,
-                    groups=NO_WORDS)
+                    (), (), NO_WORDS, False)
 
 
 def test_candidates_are_tagger_spans_and_lexicon_matches_with_their_recurrence():
@@ -112,7 +123,8 @@ def test_logistic_fit_ranks_the_positive_class_higher():
 @given(st.floats(0.05, 0.95), st.floats(-5, 5), st.booleans())
 def test_with_threshold_moves_the_decision_to_one_half(threshold, z, hidden):
     weights = [z] + [0.0] * (len(FEATURES) - 1)
-    rescorer = Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights), groups=NO_WORDS)
+    rescorer = Rescorer(0.5, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), tuple(weights), 0.0, (), (), NO_WORDS,
+                        False)
     if hidden:
         rescorer = dataclasses.replace(rescorer, output=(1.0, 0.0), hidden=(tuple(weights), (0.0,) * len(FEATURES)),
                                        hidden_bias=(0.0, 0.0))
@@ -129,8 +141,10 @@ def test_rescorer_round_trips_through_the_checkpoint_json():
                                   hidden_bias=(0.1, 0.2))
     assert Rescorer.from_dict(json.loads(json.dumps(layered.to_dict()))) == layered
     assert Rescorer.from_dict(json.loads(json.dumps(rescorer.to_dict()))) == rescorer
-    settings = DecodingSettings(rescore=rescorer.to_dict())
-    assert DecodingSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+    settings = RescorerDecision(rescorer, None, None)
+    assert settings.to_dict() == {"kind": "rescorer", **rescorer.to_dict()}
+    loaded = load_decision(json.loads(json.dumps(settings.to_dict())))
+    assert loaded == settings and loaded.rescorer == rescorer
 
 
 def test_a_rescorer_fitted_on_other_features_is_refused():
@@ -141,46 +155,62 @@ def test_a_rescorer_fitted_on_other_features_is_refused():
         Rescorer.from_dict(dict(accept_lexicon_phrases().to_dict(), groups=["no_such_group"]))
 
 
+@pytest.mark.parametrize("key", sorted(accept_lexicon_phrases().to_dict()))
+def test_a_saved_rescorer_lacking_a_key_is_refused(key):
+    payload = accept_lexicon_phrases().to_dict()
+    del payload[key]
+    with pytest.raises(KeyError):
+        Rescorer.from_dict(payload)
+    with pytest.raises(CheckpointError, match=rf"decision \(rescorer\) lacks '{key}'"):
+        load_decision({"kind": "rescorer", **payload})
+
+
 @pytest.mark.parametrize("nested", [False, True])
 def test_decision_decodes_to_every_occurrence_of_accepted_strings_only(nested):
     lexicon = build_lexicon([Document("t", "数字经济", ("数字经济",))])
     text = "数字经济推动服务业，数字经济"
     probs = tagged(confident_o(len(text)), 6, 9)  # the tagger's 服务业 is not in the lexicon: rejected
-    decision = dataclasses.replace(accept_lexicon_phrases(), nested=nested).decide(text, probs, lexicon, CLEANING)
-    np.testing.assert_allclose(decision.probs.sum(axis=-1), 1.0)
-    assert (decision.accepted is not None) == nested
+    rescorer = dataclasses.replace(accept_lexicon_phrases(), nested=nested)
+    decision = RescorerDecision(rescorer, lexicon, CLEANING).decide(text, probs)
+    assert decision.tags.shape == (len(text),)
     found = decode_phrases(text, decision, CLEANING)
     assert [(p.text, p.start, p.end) for p in found] == [("数字经济", 0, 4), ("数字经济", 10, 14)]
     assert all(p.score > 0.5 for p in found)
-    flat = decode_phrases(text, decision.probs, CLEANING)  # nothing nests here: the tags say the same
-    assert [(p.text, p.start, p.end) for p in flat] == [(p.text, p.start, p.end) for p in found]
-    assert [p.score for p in flat] == pytest.approx([p.score for p in found])
+    # Nothing nests here: the tags mark exactly the accepted occurrences (B-KP, then I-KP), and
+    # each span's score is its string's probability.
+    np.testing.assert_array_equal(decision.tags, spans_to_tag_ids(len(text), [0, 10], [4, 14]))
+    assert [(s, e) for s, e, _ in decision.spans] == list(zip(*(a.tolist() for a in tags_to_spans(decision.tags))))
+    accepted = rescorer.accepted(text, probs, lexicon, CLEANING)
+    assert set(accepted) == {"数字经济"}
+    assert [score for _, _, score in decision.spans] == pytest.approx([accepted["数字经济"]] * 2)
 
 
 def test_nested_decision_returns_phrases_inside_accepted_ones():
     lexicon = build_lexicon([Document("t", "数字经济发展，数字经济", ("数字经济发展", "数字经济"))])
     text = "推动数字经济发展"
     rescorer = dataclasses.replace(accept_lexicon_phrases(), nested=True)
-    decision = rescorer.decide(text, confident_o(len(text)), lexicon, CLEANING)
-    assert set(decision.accepted) == {"数字经济发展", "数字经济"}
+    assert set(rescorer.accepted(text, confident_o(len(text)), lexicon, CLEANING)) == {"数字经济发展", "数字经济"}
+    decision = RescorerDecision(rescorer, lexicon, CLEANING).decide(text, confident_o(len(text)))
     found = decode_phrases(text, decision, CLEANING)
     assert [(p.text, p.start, p.end) for p in found] == [("数字经济", 2, 6), ("数字经济发展", 2, 8)]
     # The tags hold the longest match only: what the entity scores count, and all that a flat
     # rescorer returns.
-    assert [p.text for p in decode_phrases(text, decision.probs, CLEANING)] == ["数字经济发展"]
-    flat = dataclasses.replace(rescorer, nested=False).decide(text, confident_o(len(text)), lexicon, CLEANING)
+    assert [text[s:e] for s, e in zip(*(a.tolist() for a in tags_to_spans(decision.tags)))] == ["数字经济发展"]
+    flat_rescorer = dataclasses.replace(rescorer, nested=False)
+    flat = RescorerDecision(flat_rescorer, lexicon, CLEANING).decide(text, confident_o(len(text)))
     assert [p.text for p in decode_phrases(text, flat, CLEANING)] == ["数字经济发展"]
+    np.testing.assert_array_equal(flat.tags, decision.tags)
     assert Rescorer.from_dict(json.loads(json.dumps(rescorer.to_dict()))).nested
 
 
-def test_adjust_applies_the_rescorer_and_needs_the_lexicon():
+def test_the_saved_rescorer_decision_applies_the_rescorer_and_needs_the_lexicon():
     lexicon = build_lexicon([Document("t", "数字经济", ("数字经济",))])
     text = "发展数字经济"
-    settings = DecodingSettings(rescore=accept_lexicon_phrases().to_dict())
-    out = adjust(text, confident_o(len(text)), settings, None, lexicon, CLEANING)
+    saved = RescorerDecision(accept_lexicon_phrases(), None, None).to_dict()
+    out = load_decision(saved, lexicon, CLEANING).decide(text, confident_o(len(text)))
     assert [p.text for p in decode_phrases(text, out, CLEANING)] == ["数字经济"]
     with pytest.raises(ValueError, match="lexicon"):
-        adjust(text, confident_o(len(text)), settings, None)
+        load_decision(saved).decide(text, confident_o(len(text)))
 
 
 # Listed where they recur, not where they occur once: what the rescorer has to learn.
@@ -206,30 +236,33 @@ def test_fitted_rescorer_learns_that_recurring_phrases_are_listed(hidden, groups
     assert set(accepted) == {"绿色发展"}
 
 
-def test_tuning_keeps_the_rescorer_only_when_asked_and_given_training_documents():
+def test_fitting_keeps_the_rescorer_only_when_asked_and_needs_training_documents():
     lexicon = build_lexicon(TRAIN, with_words=True)
     train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
     docs = [Document("v", "数字经济，数字经济。绿色发展", ("数字经济",))]
     probs = [confident_o(len(docs[0].text))]
-    settings, f1 = tune_decoding(docs, probs, lexicon, CLEANING, decision_config("rescorer"), train=train)
-    assert settings.rescore is not None and f1 == 1.0
-    assert tune_decoding(docs, probs, lexicon, CLEANING, decision_config("prior_fusion"), train=train)[0].rescore is None
-    assert tune_decoding(docs, probs, lexicon, CLEANING, decision_config("rescorer"))[0].rescore is None
+    settings, f1 = fit_decision(decision_config("rescorer"), docs, probs, lexicon, CLEANING, train=train)
+    assert isinstance(settings, RescorerDecision) and f1 == 1.0
+    assert isinstance(fit_decision(decision_config("prior_fusion"), docs, probs, lexicon, CLEANING, train=train)[0],
+                      PriorFusion)
+    with pytest.raises(ValueError, match="training documents"):
+        fit_decision(decision_config("rescorer"), docs, probs, lexicon, CLEANING)
 
 
 def test_extractor_applies_the_checkpoints_rescorer(smoke_checkpoint, tmp_path):
     checkpoint = tmp_path / "model"
     shutil.copytree(smoke_checkpoint, checkpoint)
     settings = CheckpointSettings.load(checkpoint)
-    rescored = DecodingSettings(rescore=accept_lexicon_phrases().to_dict())
+    rescored = RescorerDecision(accept_lexicon_phrases(), None, None)
     CheckpointSettings(settings.max_chars, settings.stride, settings.cleaning, settings.data,
-                       settings.lexicon_features, decoding=rescored.to_dict()).save(checkpoint)
+                       settings.lexicon_features, decision=rescored.to_dict()).save(checkpoint)
     extractor = KeyphraseExtractor.from_pretrained(checkpoint, device="cpu")
-    phrase = max(extractor.lexicon.phrases(), key=len)
+    assert extractor.decision == rescored and extractor.decision.lexicon is not None
+    phrase = max(extractor.decision.lexicon.phrases(), key=len)
     text = f"。{phrase}。{phrase}。"
     found = extractor.extract(text)
     assert [(p.text, p.start) for p in found if p.text == phrase] == [(phrase, 1), (phrase, len(phrase) + 2)]
-    assert {p.text for p in found} <= set(extractor.lexicon.phrases())
+    assert {p.text for p in found} <= set(extractor.decision.lexicon.phrases())
 
 
 def test_reported_validation_f1_is_the_f1_of_what_the_rescorer_decodes():
@@ -241,9 +274,8 @@ def test_reported_validation_f1_is_the_f1_of_what_the_rescorer_decodes():
                   Document("w", "绿色发展，绿色发展。数字经济与服务业", ("绿色发展", "数字经济"))]
     pairs = [(d, confident_o(len(d.text))) for d in validation]
     rescorer, f1 = fit(train, pairs, lexicon, hidden=0)
-    settings = DecodingSettings(rescore=rescorer.to_dict())
-    decoded = [{p.text for p in decode_phrases(d.text, adjust(d.text, p, settings, None, lexicon, CLEANING),
-                                               CLEANING)} for d, p in pairs]
+    settings = RescorerDecision(rescorer, lexicon, CLEANING)
+    decoded = [{p.text for p in decode_phrases(d.text, settings.decide(d.text, p), CLEANING)} for d, p in pairs]
     assert f1 == pytest.approx(phrase_scores(decoded, [d.phrases for d in validation])["micro"]["f1"])
 
 
@@ -254,5 +286,6 @@ def test_threshold_search_reaches_below_one_half():
     doc = Document("v", "发展数字经济，数字经济", ("数字经济",))
     threshold, f1 = choose_threshold(rescorer, [(doc, confident_o(len(doc.text)))], lexicon, CLEANING)
     assert f1 == 1.0 and threshold < 0.27
-    found = rescorer.with_threshold(threshold).decide(doc.text, confident_o(len(doc.text)), lexicon, CLEANING)
+    found = RescorerDecision(rescorer.with_threshold(threshold), lexicon, CLEANING).decide(
+        doc.text, confident_o(len(doc.text)))
     assert [p.text for p in decode_phrases(doc.text, found, CLEANING)] == ["数字经济", "数字经济"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
+import tomllib
 from conftest import REPO
 
 from keyphrase_tagger.training.run_info import run_info

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.data.labeling import PhraseMatcher, label_text, tag_strings_to_ids
+from keyphrase_tagger.data.labeling import label_text, tag_strings_to_ids
+from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.evaluation.metrics import prf
 from keyphrase_tagger.evaluation.scoring import predicted_phrase_sets, score_documents
 from keyphrase_tagger.records import Document

@@ -9,21 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keyphrase_tagger.data.labeling import PhraseMatcher, label_text
-from keyphrase_tagger.decoding import tags_to_spans
+from keyphrase_tagger.data.labeling import label_text, tags_to_spans
+from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.errors import CheckpointError
-from keyphrase_tagger.lexicon import Lexicon, build_lexicon
-from keyphrase_tagger.lexicon_features import leave_one_out_lexicons
-from keyphrase_tagger.records import Document
-from keyphrase_tagger.segmentation import (
-    N_POS,
-    POS_TAGS,
+from keyphrase_tagger.lexicon.leave_one_out import leave_one_out_lexicons
+from keyphrase_tagger.lexicon.lexicon import Lexicon, build_lexicon
+from keyphrase_tagger.lexicon.segmentation import N_POS, POS_TAGS, segment
+from keyphrase_tagger.lexicon.word_stats import (
     WordStats,
     build_word_stats,
     document_word_counts,
-    segment,
     word_counts,
 )
+from keyphrase_tagger.records import Document
 
 CHARS = "数字经济发展服务业推动，。绿色"
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import compose
+
 from keyphrase_tagger.data.prepare import prepare_corpus
 from keyphrase_tagger.data.splits import SPLITS
-from keyphrase_tagger.data.stats import DROP_REASONS, MAX_EXAMPLES, DocumentStats, format_stats_table, pool_stats
+from keyphrase_tagger.data.stats import (
+    DROP_REASONS,
+    MAX_EXAMPLES,
+    DocumentStats,
+    format_stats_table,
+    pool_stats,
+)
 
 # The first document trips every rule: "的" too short, "、" empty once stripped, "有关" a stop
 # phrase, "服务业，" a duplicate once stripped, "港口" missing from the text, and "物流园" shadowed:

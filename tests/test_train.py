@@ -133,8 +133,10 @@ def test_training_sees_the_validation_probabilities_the_extractor_gives(smoke_ch
     from omegaconf import OmegaConf
 
     from keyphrase_tagger import KeyphraseExtractor
-    from keyphrase_tagger.modeling.inputs import WINDOW_POSITION, logits_to_probs
-    from keyphrase_tagger.training.train import build_trainer, build_windows, load_inputs, predict_probs
+    from keyphrase_tagger.tagger.inputs import WINDOW_POSITION, logits_to_probs
+    from keyphrase_tagger.training.fit_decision import predict_probs
+    from keyphrase_tagger.training.inputs import build_windows, load_inputs
+    from keyphrase_tagger.training.train import build_trainer
 
     cfg = compose("train", SMOKE)
     inputs = load_inputs(cfg)
@@ -144,7 +146,7 @@ def test_training_sees_the_validation_probabilities_the_extractor_gives(smoke_ch
     trainer = build_trainer(trainer_cfg, inputs, extractor.model, extractor.tokenizer, val_ds, val_ds, tmp_path,
                             int(cfg.seed), [])
     texts = [d.document.text for d in inputs.val_docs]
-    shipped = extractor.predict_probs(texts, adjust=False)
+    shipped = extractor.predict_probs(texts)
     # What the decision is fitted on: the extractor's path and batches, hence the same numbers.
     fitted = predict_probs(trainer, val_ds, inputs.val_docs, inputs.max_chars, inputs.stride)
     # What the per-epoch evaluation scores: the Trainer's batches, equal up to rounding.
@@ -159,7 +161,7 @@ def test_training_sees_the_validation_probabilities_the_extractor_gives(smoke_ch
 
 def test_pretrained_preset_fine_tunes_a_saved_checkpoint_and_predicts(pretrained_bert_dir, tmp_path):
     from keyphrase_tagger import KeyphraseExtractor
-    from keyphrase_tagger.lexicon_features import LexiconFeatureConfig
+    from keyphrase_tagger.tagger.lexicon_inputs import LexiconFeatureConfig
     from keyphrase_tagger.training.train import train
 
     run_dir = tmp_path / "run"
@@ -317,7 +319,7 @@ def test_configs_resolve_to_the_documented_run_directory():
 
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml")))
 def test_every_experiment_composes_with_known_rescorer_features(experiment):
-    from keyphrase_tagger.candidates import feature_names
+    from keyphrase_tagger.decision.candidates import feature_names
 
     cfg = compose("train", [f"experiment={experiment}"])
     assert cfg.experiment_name == experiment  # each file names its own output folder

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keyphrase_tagger.errors import ConfigError
-from keyphrase_tagger.modeling.inputs import plan_windows, write_owned
-from keyphrase_tagger.windows import owned_ranges, window_bounds
+from keyphrase_tagger.tagger.inputs import plan_windows, write_owned
+from keyphrase_tagger.tagger.windows import owned_ranges, window_bounds
 
 
 @st.composite

@@ -64,7 +64,7 @@ class CheckpointSettings:
                 cleaning=CleaningConfig.from_dict(payload.get("cleaning")),
                 data=payload.get("data", {}),
                 lexicon_features=payload.get("lexicon_features", {}),
-                decision=payload.get("decision", {}),
+                decision=payload["decision"],
             )
             check_window(settings.max_chars, settings.stride)
         except ConfigError as err:
