@@ -82,11 +82,27 @@ def check_arguments(argv: list[str], config_name: str, command: str) -> str | No
         if isinstance(parsed, str):
             return parsed
         overrides.append(parsed)
+    missing = _missing_launcher(overrides)
+    if missing:
+        return missing
     checked = [o for o in overrides if not (o.is_hydra_override() or o.key_or_group == "hydra" or o.is_add()
                                             or o.is_force_add() or o.is_delete() or o.package is not None)]
     if not checked:
         return None
     return _check_keys(checked, args.config_name or config_name, command)
+
+
+def _missing_launcher(overrides: list) -> str | None:
+    """``hydra/launcher=submitit_*`` where the plugin is not installed (Hydra would list the launchers
+    it has, over several lines)."""
+    import importlib.util
+
+    for o in overrides:
+        if o.key_or_group == "hydra/launcher" and str(o.value()).startswith("submitit"):
+            if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
+                return (f"hydra/launcher={o.value()} needs Hydra's submitit launcher, which is not installed: "
+                        "pip install 'keyphrase-tagger[cluster]' (or hydra-submitit-launcher)")
+    return None
 
 
 def _check_keys(overrides: list, config_name: str, command: str) -> str | None:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from hydra.errors import CompactHydraException
 from omegaconf import OmegaConf
 
 from keyphrase_tagger.errors import KeyphraseTaggerError
@@ -89,15 +90,32 @@ def _remove_empty_run_dir() -> None:
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
+class JobError(CompactHydraException):
+    """A user error in a multirun job that runs in a process of its own (a submitit job): it
+    travels back to the launching process as the job's failure, where Hydra prints it as it is, one
+    line after the job's overrides."""
+
+
 def reports_errors(func: Callable) -> Callable:
     """Turn a :class:`KeyphraseTaggerError` into ``error: path:line: what`` on stderr and exit 2,
-    and Ctrl-C into ``interrupted`` and exit 130, in place of a traceback."""
+    and Ctrl-C into ``interrupted`` and exit 130, in place of a traceback.
+
+    In a job a launcher runs apart (:func:`~keyphrase_tagger.config.hydra_callback.job_runs_apart`)
+    the error is raised as a :class:`JobError` instead: an exit there would end the job's process
+    without a result, and the launching process would print submitit's traceback in place of the line."""
 
     @functools.wraps(func)
     def wrapper(cfg):
         try:
             return func(cfg)
         except KeyphraseTaggerError as err:
+            from keyphrase_tagger.config.hydra_callback import job_runs_apart
+
+            if job_runs_apart():
+                # Logged too, into the job's own log. The job's directory stays: the launcher logs
+                # into it after the task, and the sweep summary's row for the failed job points at it.
+                logging.getLogger(__name__).error("error: %s", err)
+                raise JobError(f"error: {err}") from None
             _remove_empty_run_dir()
             fail(str(err))
         except KeyboardInterrupt:

@@ -3,6 +3,10 @@
 Under ``torchrun`` every rank would resolve ``${now:...}`` on its own and write its own run
 directory; so before Hydra starts, rank 0's timestamp is broadcast and every rank is handed the
 same ``run_stamp``: one run directory, written by rank 0.
+
+A submitit job of several tasks (``hydra.launcher.tasks_per_node=N``) runs the task function once
+per task; every task gets the same job directory (the sweep directory's stamp was resolved once, by
+the launching process), and each learns its rank from submitit, as torchrun would have told it.
 """
 
 from __future__ import annotations
@@ -50,12 +54,26 @@ def _share_run_stamp_across_ranks() -> None:
     sys.argv.append(f"run_stamp={stamp[0]}")
 
 
+def _join_submitit_tasks() -> None:
+    """In a submitit job of several tasks, export the variables ``torch.distributed`` reads
+    (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), as torchrun sets
+    them: the Trainer then trains one model over the tasks, and rank 0 writes."""
+    if "SUBMITIT_EXECUTOR" not in os.environ or "WORLD_SIZE" in os.environ:
+        return
+    import submitit
+
+    if submitit.JobEnvironment().num_tasks > 1:
+        # Every task keeps every GPU of its node in sight: the Trainer picks cuda:LOCAL_RANK.
+        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @reports_errors
 def _main(cfg: DictConfig) -> float | None:
     from keyphrase_tagger.training.run_record import optimized_value
     from keyphrase_tagger.training.train import train
 
+    _join_submitit_tasks()
     metrics = train(cfg)
     # Returned for Hydra sweepers (e.g. optuna) that optimise the validation score.
     return optimized_value(metrics, cfg.optimized_metric)

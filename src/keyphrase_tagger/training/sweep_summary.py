@@ -5,6 +5,11 @@ into the sweep directory after each job, so they hold every job finished so far 
 job fails or the sweep is stopped. A job's row: its directory (named by its settings), the
 settings that set it apart, the validation scores of its ``metrics.json``, the test scores of an
 ``evaluation_test/report.json`` if one exists, and its wall time.
+
+Launchers that run each job in a process of its own (``hydra/launcher=submitit_local``,
+``submitit_slurm``) hand every job a copy of this callback: a job's copy has seen no other job, so
+it reads the others from the sweep directory, and the launching process rewrites both files from
+the sweep directory once every job has ended.
 """
 
 from __future__ import annotations
@@ -106,12 +111,16 @@ def write_summary(sweep_dir: Path, jobs: list[dict]) -> Path:
 
 def scanned_jobs(sweep_dir: Path) -> list[dict]:
     """The jobs found under ``sweep_dir`` (``.hydra/overrides.yaml``): for launchers that run the
-    jobs in other processes, where :class:`SweepSummary` does not see them end."""
+    jobs in other processes, where :class:`SweepSummary` does not see them end.
+
+    Hidden folders are not jobs: submitit keeps its pickles and logs in ``.submitit/``."""
     from omegaconf import OmegaConf
 
     rows = []
     for path in sorted(sweep_dir.glob("**/.hydra/overrides.yaml")):
         job_dir = path.parent.parent
+        if any(part.startswith(".") for part in job_dir.relative_to(sweep_dir).parts):
+            continue
         status = "completed" if (job_dir / "metrics.json").is_file() else "unfinished"
         rows.append(job_row(sweep_dir, job_dir, [str(o) for o in OmegaConf.load(path)], status))
     return rows
@@ -139,6 +148,7 @@ class SweepSummary(Callback):
         self.sweep_dir: Path | None = None
         self.jobs: list[dict] = []
         self._started = 0.0
+        self._sweep_pid: int | None = None  # the process that started the sweep
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         swept = swept_unnamed_keys(config)
@@ -150,20 +160,26 @@ class SweepSummary(Callback):
         # Under torchrun every rank runs the sweep; rank 0 writes (it alone writes metrics.json).
         if int(os.environ.get("RANK", "0")) == 0:
             self.sweep_dir = Path(str(config.hydra.sweep.dir))
+        self._sweep_pid = os.getpid()
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._started = time.perf_counter()
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
-        if self.sweep_dir is None:
+        # RANK is read again here: a submitit job of several tasks learns its ranks inside the job.
+        if self.sweep_dir is None or int(os.environ.get("RANK", "0")) != 0:
             return
         status = job_return.status.name.lower()
         if status == "failed":
             status += f" ({type(job_return._return_value).__name__})"
-        self.jobs.append(job_row(self.sweep_dir, Path(config.hydra.runtime.output_dir),
-                                 [str(o) for o in config.hydra.overrides.task], status,
-                                 time.perf_counter() - self._started))
-        write_summary(self.sweep_dir, self.jobs)
+        row = job_row(self.sweep_dir, Path(config.hydra.runtime.output_dir),
+                      [str(o) for o in config.hydra.overrides.task], status, time.perf_counter() - self._started)
+        if os.getpid() == self._sweep_pid:
+            self.jobs.append(row)
+            write_summary(self.sweep_dir, self.jobs)
+        else:  # a job process of its own: the other jobs are known from the sweep directory alone
+            others = [r for r in scanned_jobs(self.sweep_dir) if r["job"] != row["job"]]
+            write_summary(self.sweep_dir, sorted([*others, row], key=lambda r: r["job"]))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.sweep_dir is None:

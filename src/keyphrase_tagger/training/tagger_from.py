@@ -99,3 +99,13 @@ def load_tagger(checkpoint: Path, max_chars: int):
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
     model = AutoModelForTokenClassification.from_pretrained(str(checkpoint), use_safetensors=True)
     return model, tokenizer
+
+
+def trained_model_config(checkpoint: Path) -> dict | None:
+    """The ``model`` config the checkpoint's tagger was trained with, from its run's ``run_info.json``
+    beside it; ``None`` where that record is missing or unreadable."""
+    try:
+        model = json.loads((checkpoint.parent / "run_info.json").read_text(encoding="utf-8"))["config"]["model"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return model if isinstance(model, dict) else None

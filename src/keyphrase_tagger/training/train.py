@@ -14,6 +14,7 @@ from keyphrase_tagger.checkpoint import CheckpointSettings
 from keyphrase_tagger.config.validate import validate_train_config
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.prepare import LabeledDocument
+from keyphrase_tagger.decision.kinds import Argmax
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.scoring import score_documents
 from keyphrase_tagger.logging_setup import quiet_libraries
@@ -26,6 +27,7 @@ from keyphrase_tagger.training.arguments import (
 )
 from keyphrase_tagger.training.fit_decision import decide
 from keyphrase_tagger.training.inputs import TrainingInputs, build_windows, load_inputs
+from keyphrase_tagger.training.model_card import DEFAULT_HEAD, model_card, write_model_card
 from keyphrase_tagger.training.run_info import run_info
 from keyphrase_tagger.training.run_record import (
     finish_run,
@@ -35,7 +37,7 @@ from keyphrase_tagger.training.run_record import (
     wants_latest_link,
     write_run_record,
 )
-from keyphrase_tagger.training.tagger_from import load_tagger, resolve_tagger_from
+from keyphrase_tagger.training.tagger_from import load_tagger, resolve_tagger_from, trained_model_config
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +212,26 @@ def save_run(cfg: DictConfig, trainer, inputs: TrainingInputs, run_dir: Path, de
                      "run_dir": str(run_dir), "config": resolved_config(cfg, run_dir, stamp)})
     record = metrics_record(metrics, trainer.state, decision.describe() if decision else None,
                             Path(resume).name if resume else None)
+    write_card(cfg, inputs, model_dir, decision, record, tagger_from)
     write_run_record(run_dir, trainer.state.log_history, record, info)
     finish_run(run_dir, keep_checkpoints=keep_checkpoints,
                link_latest=wants_latest_link(run_dir, cfg.experiment_name, multirun))
+
+
+def write_card(cfg: DictConfig, inputs: TrainingInputs, model_dir: Path, decision, record: dict,
+               tagger_from: Path | None) -> Path:
+    """``model/README.md`` (:mod:`~keyphrase_tagger.training.model_card`) from the run's final record.
+
+    A kept tagger (``tagger_from``) is described by the model config it was trained with, where its
+    run recorded one: this run's ``model`` group was not used."""
+    data_cfg = cfg.data
+    model = trained_model_config(tagger_from) if tagger_from is not None else None
+    model = model or OmegaConf.to_container(cfg.model, resolve=True)
+    text = model_card(model=model, head=str(model.get("head", DEFAULT_HEAD)), data_stats=inputs.prepared.stats(),
+                      lexicon_features=inputs.features.to_dict(),
+                      decision_kind=decision.kind if decision is not None else Argmax.kind,
+                      decision_line=decision.describe() if decision is not None else Argmax().describe(),
+                      metrics=record, corpus=Path(str(data_cfg.corpus_path)).name,
+                      max_documents=data_cfg.get("max_documents"), max_chars=inputs.max_chars,
+                      tagger_from=str(tagger_from) if tagger_from is not None else None)
+    return write_model_card(model_dir, text)
