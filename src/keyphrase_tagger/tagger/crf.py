@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from keyphrase_tagger.modeling.inputs import IGNORE_INDEX
 from keyphrase_tagger.records import LABELS, B, I, O
+from keyphrase_tagger.tagger.inputs import IGNORE_INDEX
 
 NUM_TAGS = len(LABELS)
 WEIGHTS_FILE = "crf.safetensors"
