@@ -2,8 +2,9 @@
 
 A checkpoint is an ordinary ``save_pretrained`` directory (config with ``id2label``,
 ``model.safetensors``, tokenizer files) plus the settings inference needs to see text exactly as
-training did (window, cleaning), the training data config (so evaluation can rebuild the same
-splits) and ``lexicon.json`` (with ``word_stats.json`` where the phrase rescorer reads words).
+training did (window, cleaning, the tagger's head), the training data config (so evaluation can
+rebuild the same splits), ``lexicon.json`` (with ``word_stats.json`` where the phrase rescorer
+reads words) and, for ``head: crf``, ``crf.safetensors`` (the CRF over the model's logits).
 :func:`validate_checkpoint` checks that these parts are there and fit together before anything
 heavy is loaded.
 """
@@ -24,6 +25,8 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 WEIGHTS_INDEX_FILE = "model.safetensors.index.json"
 TOKENIZER_FILE = "tokenizer.json"
+CRF_WEIGHTS_FILE = "crf.safetensors"  # tagger.crf.WEIGHTS_FILE, not imported here: it brings torch
+HEADS = ("softmax", "crf")  # how the model's logits become probabilities (tagger.inputs.window_probs)
 # What transformers builds a tokenizer from when tokenizer.json is absent.
 VOCABULARY_FILES = ("vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
 
@@ -38,6 +41,7 @@ class CheckpointSettings:
     data: dict = field(default_factory=dict)
     lexicon_features: dict = field(default_factory=dict)  # LexiconFeatureConfig.to_dict()
     decision: dict = field(default_factory=dict)  # Decision.to_dict(), fitted after training; {}: argmax
+    head: str = "softmax"  # one of HEADS; "crf": crf.safetensors holds the CRF
 
     def save(self, directory: str | Path) -> None:
         """Write ``keyphrase_tagger.json`` into ``directory``."""
@@ -47,6 +51,7 @@ class CheckpointSettings:
             "data": self.data,
             "lexicon_features": self.lexicon_features,
             "decision": self.decision,
+            "head": self.head,
         }
         (Path(directory) / SETTINGS_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -65,8 +70,11 @@ class CheckpointSettings:
                 data=payload.get("data", {}),
                 lexicon_features=payload.get("lexicon_features", {}),
                 decision=payload["decision"],
+                head=payload["head"],
             )
             check_window(settings.max_chars, settings.stride)
+            if settings.head not in HEADS:
+                raise ConfigError(f"head={settings.head!r}, expected one of {', '.join(HEADS)}")
         except ConfigError as err:
             raise CheckpointError(f"{path}: {err}") from None
         except KeyError as err:
@@ -93,9 +101,10 @@ def validate_checkpoint(directory: str | Path) -> CheckpointSettings:
 
     Reads only JSON and file headers (no torch, no weights), so a damaged checkpoint fails in
     milliseconds with a :class:`CheckpointError` that names the file, instead of predicting
-    garbage or failing halfway through a run: the weights (safetensors, whole or sharded), a
-    tokenizer of the model's vocabulary size, a window within the model's positions, decision
-    settings that parse, and the lexicon and word statistics where the settings read them.
+    garbage or failing halfway through a run: the weights (safetensors, whole or sharded), the CRF
+    of a ``head: crf`` checkpoint, a tokenizer of the model's vocabulary size, a window within the
+    model's positions, decision settings that parse, and the lexicon and word statistics where the
+    settings read them.
     """
     directory = Path(directory)
     settings = CheckpointSettings.load(directory)
@@ -103,6 +112,8 @@ def validate_checkpoint(directory: str | Path) -> CheckpointSettings:
     if not isinstance(model, dict):
         raise CheckpointError(f"{directory / CONFIG_FILE}: unreadable model config (not a JSON object)")
     _check_weights(directory)
+    if settings.head == "crf":
+        _check_crf(directory)
     _check_tokenizer(directory, model)
     limit = model.get("max_position_embeddings")
     if isinstance(limit, int) and settings.max_chars + 2 > limit:
@@ -169,6 +180,25 @@ def _check_weights(directory: Path) -> None:
                 pass
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"{path}: unreadable model weights ({_one_line(err)})") from None
+
+
+def _check_crf(directory: Path) -> None:
+    """The CRF of a ``head: crf`` checkpoint: ``crf.safetensors`` with its three score tensors."""
+    from safetensors import SafetensorError, safe_open
+
+    path = directory / CRF_WEIGHTS_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (the CRF over the model's logits; {SETTINGS_FILE} says head crf)")
+    try:  # the header only
+        with safe_open(str(path), framework="np") as weights:
+            names = weights.keys()
+            shapes = {name: tuple(weights.get_slice(name).get_shape()) for name in names}
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"{path}: unreadable CRF weights ({_one_line(err)})") from None
+    n = len(ID2LABEL)
+    expected = {"start_transitions": (n,), "end_transitions": (n,), "transitions": (n, n)}
+    if shapes != expected:
+        raise CheckpointError(f"{path}: not the CRF of a {n}-tag tagger (tensors {shapes}, expected {expected})")
 
 
 def _check_tokenizer(directory: Path, model: dict) -> None:

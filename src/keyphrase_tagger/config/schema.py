@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from keyphrase_tagger.checkpoint import HEADS
 from keyphrase_tagger.config.checking import bounded
 from keyphrase_tagger.decision.candidates import GROUPS
 from keyphrase_tagger.decision.fit import DECISION_KINDS
@@ -86,9 +87,11 @@ class DecisionSchema:
 
 @dataclass
 class ModelSchema:
-    """``name_or_path``: a hub name or a local directory; the sizes are ``BertConfig`` fields."""
+    """``name_or_path``: a hub name or a local directory; the sizes are ``BertConfig`` fields;
+    ``head``: a softmax per character, or a linear-chain CRF over the logits (``tagger/crf.py``)."""
 
     name: str
+    head: Literal[HEADS]
     from_scratch: bool
     name_or_path: str | None
     hidden_size: int | None = bounded(ge=1)

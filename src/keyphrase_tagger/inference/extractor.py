@@ -20,6 +20,7 @@ from keyphrase_tagger.decision.kinds import load_decision
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.records import Phrase
+from keyphrase_tagger.tagger.crf import LinearChainCRF, load_crf
 from keyphrase_tagger.tagger.encoding import CharEncoder
 from keyphrase_tagger.tagger.inputs import PREDICT_BATCH_SIZE, texts_probs
 from keyphrase_tagger.tagger.lexicon_inputs import (
@@ -76,9 +77,9 @@ class KeyphraseExtractor:
     """A checkpoint's model, tokenizer and decision settings: texts in, phrases with offsets out.
 
     The tagger gives each character ``O``/``B-KP``/``I-KP`` probabilities (a text of any length is
-    read in overlapping windows of the checkpoint's ``max_chars``); the decision saved with the
-    checkpoint (:attr:`decision`: argmax, O prior and gazetteer fusion, or the phrase rescorer,
-    fitted at training time) turns them into spans, and the one decoder
+    read in overlapping windows of the checkpoint's ``max_chars``; with a CRF head, its marginals);
+    the decision saved with the checkpoint (:attr:`decision`: argmax, O prior and gazetteer fusion,
+    or the phrase rescorer, fitted at training time) turns them into spans, and the one decoder
     (:func:`keyphrase_tagger.decision.decoder.decode_phrases`) into
     :class:`~keyphrase_tagger.records.Phrase` objects, with the cleaning the training lists had.
     ``kpt-evaluate`` scores exactly what these methods return.
@@ -99,15 +100,21 @@ class KeyphraseExtractor:
 
     def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto",
                  batch_size: int = PREDICT_BATCH_SIZE, featurizer: LexiconFeaturizer | None = None,
-                 decision: Decision | None = None) -> None:
+                 decision: Decision | None = None, crf: LinearChainCRF | None = None) -> None:
         """Wrap loaded parts: a ``transformers`` token-classification ``model`` and its ``tokenizer``,
         the checkpoint's ``settings``, the ``featurizer`` of its lexicon input features (``None``:
-        the model reads none) and its ``decision`` (``None``: the one ``settings`` stores, which
-        must not need the training lexicon). ``device`` and ``batch_size`` as in
+        the model reads none), its ``decision`` (``None``: the one ``settings`` stores, which
+        must not need the training lexicon) and, where ``settings.head`` is ``crf``, its ``crf``
+        (:func:`~keyphrase_tagger.tagger.crf.load_crf`). ``device`` and ``batch_size`` as in
         :meth:`from_pretrained`."""
+        if (crf is not None) != (settings.head == "crf"):
+            raise ConfigError(f"settings.head is {settings.head!r} and a CRF was {'' if crf is not None else 'not '}"
+                              "given: a 'crf' head needs the checkpoint's CRF (tagger.crf.load_crf), a softmax none")
         self.device = resolve_device(device)
         self.batch_size = check_batch_size(batch_size)
         self.model = model.to(self.device).eval()
+        #: The CRF over the model's logits (``head: crf``), else ``None``: a softmax per character.
+        self.crf = crf.float().to(self.device).eval() if crf is not None else None
         self.tokenizer = tokenizer
         self.settings = settings
         self.encoder = CharEncoder(tokenizer)
@@ -153,8 +160,9 @@ class KeyphraseExtractor:
         lexicon = Lexicon.load(path) if needs_lexicon else None
         featurizer = LexiconFeaturizer(lexicon, features) if features.enabled else None
         decision = load_decision(settings.decision, lexicon, settings.cleaning)
+        crf = load_crf(path) if settings.head == "crf" else None
         return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer,
-                   decision=decision)
+                   decision=decision, crf=crf)
 
     def predict_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Per text (a sequence of str, not a str), the model's ``(len(text), 3)`` float32 tag
@@ -162,14 +170,17 @@ class KeyphraseExtractor:
         (:data:`~keyphrase_tagger.records.LABELS`). Raises ``TypeError`` for a str or a non-str item
         and ``ValueError`` for a lone surrogate, naming the text's index.
 
-        Windows are sorted by length so a batch pads little; each finished batch writes only the
-        characters each window owns (``windows.owned_ranges``) into its document's array, so
-        memory grows with the batch size, not with the length of a document.
+        With a CRF head (``head: crf``) the probabilities are its marginals (forward-backward),
+        computed per window over the window's characters under the IOB2 constraint: ``I-KP`` has
+        probability 0 at a text's first character. Windows are sorted by length so a batch pads
+        little; each finished batch writes only the characters each window owns
+        (``windows.owned_ranges``) into its document's array, so memory grows with the batch
+        size, not with the length of a document.
         """
         texts = checked_texts(texts)
         types = [self.featurizer.type_ids(t) for t in texts] if self.featurizer is not None else None
         return texts_probs(self.model, self.encoder, texts, self.settings.max_chars, self.settings.stride,
-                           self.batch_size, self.device, types)
+                           self.batch_size, self.device, types, self.crf)
 
     def predict(self, texts: Sequence[str]) -> list[Decided]:
         """What the checkpoint's decision makes of each text's probabilities: tag ids per character

@@ -5,9 +5,11 @@ decision fit after training and :class:`~keyphrase_tagger.inference.extractor.Ke
 all go through it, so a checkpoint's probabilities are the same wherever they are computed.
 
 A window (``windows.window_bounds``) becomes one model row, one token per character between
-``[CLS]`` and ``[SEP]``. Its outputs are turned into probabilities by one softmax (float32, as the
-model computes) and written into the document's array only over the characters the window owns
-(``windows.owned_ranges``), so a merge never needs all of a document's windows at once.
+``[CLS]`` and ``[SEP]``. Its outputs are turned into probabilities by :func:`window_probs`, the one
+place the tagger's head is read (float32, as the model computes: a softmax per character, or a
+linear-chain CRF's marginals over the window's characters), and written into the document's array
+only over the characters the window owns (``windows.owned_ranges``), so a merge never needs all of
+a document's windows at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from keyphrase_tagger.tagger.windows import owned_ranges, window_bounds
 if TYPE_CHECKING:  # imported where used, so that reading documents does not pay for torch
     import datasets
     import torch
+
+    from keyphrase_tagger.tagger.crf import LinearChainCRF
 
 IGNORE_INDEX = -100  # label of [CLS]/[SEP]/padding: the loss skips it
 N_TAGS = 3  # O, B-KP, I-KP
@@ -144,11 +148,27 @@ def windows_dataset(documents: datasets.Dataset, encoder: CharEncoder, max_chars
             datasets.enable_progress_bars()
 
 
-def softmax(logits: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Tag probabilities from window outputs, in float32 wherever they are computed."""
+def window_probs(logits: torch.Tensor | np.ndarray, n_chars: Sequence[int],
+                 crf: LinearChainCRF | None = None) -> np.ndarray:
+    """Window outputs (row ``r``: ``[CLS]``, its ``n_chars[r]`` characters, then ``[SEP]`` and padding)
+    -> ``(rows, positions, 3)`` float32 tag probabilities, wherever they are computed (training
+    metrics, the decision fit, the extractor). The head decides: ``crf=None`` is a softmax per
+    position; a CRF gives its forward-backward marginals over each row's characters alone (zeros at
+    the other positions), under the IOB2 constraint: ``I-KP`` at a window's first character is 0.
+    The marginals are renormalised per character, so that their rows sum to 1 as closely as a
+    softmax's (``exp`` of float32 forward and backward scores leaves ~1e-6)."""
     import torch
 
-    return torch.softmax(torch.as_tensor(logits).float(), dim=-1).cpu().numpy()
+    logits = torch.as_tensor(logits).float()
+    if crf is None:
+        return torch.softmax(logits, dim=-1).cpu().numpy()
+    positions = torch.arange(logits.shape[1])
+    mask = (positions >= 1) & (positions <= torch.as_tensor(list(n_chars))[:, None])
+    device = crf.transitions.device
+    with torch.no_grad():
+        probs = crf.marginals(logits.to(device), mask.to(device)).float()
+        total = probs.sum(dim=-1, keepdim=True)
+        return (probs / torch.where(total > 0, total, torch.ones_like(total))).cpu().numpy()
 
 
 def write_owned(out: list[np.ndarray], windows: Sequence[Window], values: np.ndarray) -> None:
@@ -158,14 +178,16 @@ def write_owned(out: list[np.ndarray], windows: Sequence[Window], values: np.nda
         out[w.doc][w.lo : w.hi] = values[r, 1 + w.lo - w.start : 1 + w.hi - w.start]
 
 
-def logits_to_probs(logits: np.ndarray, lengths: Sequence[int], max_chars: int, stride: int) -> list[np.ndarray]:
+def logits_to_probs(logits: np.ndarray, lengths: Sequence[int], max_chars: int, stride: int,
+                    crf: LinearChainCRF | None = None) -> list[np.ndarray]:
     """Outputs for every window of :func:`plan_windows` in its order (the Trainer's predictions over a
-    :func:`windows_dataset`, padded) -> ``(length, 3)`` float32 probabilities per document."""
+    :func:`windows_dataset`, padded) -> ``(length, 3)`` float32 probabilities per document
+    (:func:`window_probs` with the head's ``crf``)."""
     out = [np.zeros((n, N_TAGS), dtype=np.float32) for n in lengths]
     windows = plan_windows(lengths, max_chars, stride)
     if len(windows) != len(logits):
         raise ValueError(f"{len(logits)} window outputs for {len(windows)} windows")
-    write_owned(out, windows, softmax(logits))
+    write_owned(out, windows, window_probs(logits, [w.end - w.start for w in windows], crf))
     return out
 
 
@@ -189,9 +211,10 @@ def pad_rows(rows: Rows, pad_id: int, device: torch.device | str) -> dict[str, t
 
 
 def predict_probs(model, windows: Sequence[Window], rows: Callable[[list[int]], Rows], lengths: Sequence[int],
-                  pad_id: int, batch_size: int, device: torch.device | str) -> list[np.ndarray]:
-    """``(length, 3)`` float32 probabilities per document from ``model``; ``rows(indices)`` gives the
-    model rows of ``windows[i]`` for each index.
+                  pad_id: int, batch_size: int, device: torch.device | str,
+                  crf: LinearChainCRF | None = None) -> list[np.ndarray]:
+    """``(length, 3)`` float32 probabilities per document from ``model`` (and its ``crf`` head, if
+    any: :func:`window_probs`); ``rows(indices)`` gives the model rows of ``windows[i]`` for each index.
 
     Windows are sorted by length (longest first, ties in plan order) so a batch pads little, and
     each batch writes only the characters its windows own: memory grows with the batch size, not
@@ -203,9 +226,10 @@ def predict_probs(model, windows: Sequence[Window], rows: Callable[[list[int]], 
     order = sorted(range(len(windows)), key=lambda i: windows[i].start - windows[i].end)
     with torch.inference_mode():
         for b in range(0, len(order), batch_size):
-            chosen = order[b : b + batch_size]
-            logits = model(**pad_rows(rows(chosen), pad_id, device)).logits
-            write_owned(out, [windows[i] for i in chosen], softmax(logits))
+            batch = order[b : b + batch_size]
+            chosen = [windows[i] for i in batch]
+            logits = model(**pad_rows(rows(batch), pad_id, device)).logits
+            write_owned(out, chosen, window_probs(logits, [w.end - w.start for w in chosen], crf))
     return out
 
 
@@ -229,9 +253,10 @@ def dataset_rows(windows_ds: datasets.Dataset) -> Callable[[list[int]], Rows]:
 
 
 def texts_probs(model, encoder: CharEncoder, texts: Sequence[str], max_chars: int, stride: int, batch_size: int,
-                device: torch.device | str, type_ids: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+                device: torch.device | str, type_ids: Sequence[np.ndarray] | None = None,
+                crf: LinearChainCRF | None = None) -> list[np.ndarray]:
     """The model's ``(len(text), 3)`` float32 probabilities per text (see :func:`predict_probs`)."""
     lengths = [len(t) for t in texts]
     windows = plan_windows(lengths, max_chars, stride)
     return predict_probs(model, windows, text_rows(texts, encoder, windows, type_ids), lengths, encoder.pad_id,
-                         batch_size, device)
+                         batch_size, device, crf)

@@ -25,13 +25,15 @@ log = logging.getLogger(__name__)
 
 def predict_probs(trainer, ds, docs: list[LabeledDocument], max_chars: int, stride: int) -> list[np.ndarray]:
     """The model's per-document probabilities over ``ds``, the windows of ``docs``: batched and
-    merged as the extractor does, so the decision is fitted on the probabilities it will get."""
+    merged as the extractor does, so the decision is fitted on the probabilities it will get (the
+    CRF's marginals for a :class:`~keyphrase_tagger.training.crf_trainer.CRFTrainer`)."""
     # Without the mixed-precision wrapper the Trainer puts on the model's forward: the shipped
     # checkpoint runs in full precision.
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).eval()
     lengths = [len(d.document.text) for d in docs]
     return predict_window_probs(model, plan_windows(lengths, max_chars, stride), dataset_rows(ds), lengths,
-                                trainer.processing_class.pad_token_id, PREDICT_BATCH_SIZE, trainer.args.device)
+                                trainer.processing_class.pad_token_id, PREDICT_BATCH_SIZE, trainer.args.device,
+                                getattr(trainer, "crf", None))
 
 
 

@@ -86,7 +86,9 @@ def resolve_tagger_from(cfg: DictConfig) -> Path:
 
 
 def load_tagger(checkpoint: Path, max_chars: int):
-    """``(model, tokenizer)`` of a saved checkpoint, to fit a new decision on."""
+    """``(model, tokenizer, crf)`` of a saved checkpoint, to fit a new decision on: ``crf`` its CRF
+    head (``crf.safetensors``), ``None`` for a softmax head. The checkpoint's head is kept, whatever
+    this run's ``model.head``."""
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     from keyphrase_tagger.checkpoint import validate_checkpoint
@@ -98,7 +100,11 @@ def load_tagger(checkpoint: Path, max_chars: int):
     log.info("tagger from %s: not trained again; only the decision is fitted", checkpoint)
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
     model = AutoModelForTokenClassification.from_pretrained(str(checkpoint), use_safetensors=True)
-    return model, tokenizer
+    if settings.head != "crf":
+        return model, tokenizer, None
+    from keyphrase_tagger.tagger.crf import load_crf
+
+    return model, tokenizer, load_crf(checkpoint)
 
 
 def trained_model_config(checkpoint: Path) -> dict | None:

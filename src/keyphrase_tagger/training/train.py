@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
@@ -39,15 +40,20 @@ from keyphrase_tagger.training.run_record import (
 )
 from keyphrase_tagger.training.tagger_from import load_tagger, resolve_tagger_from, trained_model_config
 
+if TYPE_CHECKING:
+    from keyphrase_tagger.tagger.crf import LinearChainCRF
+
 log = logging.getLogger(__name__)
 
 
-def make_compute_metrics(docs: list[LabeledDocument], max_chars: int, stride: int, cleaning: CleaningConfig):
-    """Document-level metrics for the Trainer: windows merged back before anything is counted."""
+def make_compute_metrics(docs: list[LabeledDocument], max_chars: int, stride: int, cleaning: CleaningConfig,
+                         crf: LinearChainCRF | None = None):
+    """Document-level metrics for the Trainer: windows merged back before anything is counted; with
+    ``crf`` (``model.head=crf``, the module being trained) from its marginals."""
 
     def compute_metrics(eval_pred) -> dict[str, float]:
         logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-        probs = logits_to_probs(np.asarray(logits), [len(d.document.text) for d in docs], max_chars, stride)
+        probs = logits_to_probs(np.asarray(logits), [len(d.document.text) for d in docs], max_chars, stride, crf)
         report = score_documents([d.document for d in docs], [d.tags for d in docs], probs, cleaning)
         micro = report["phrase"]["micro"]
         return {
@@ -82,32 +88,42 @@ def resolved_config(cfg: DictConfig, run_dir: Path, stamp: str) -> dict:
 
 
 def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs, tagger_from: Path | None = None):
-    """``(model, tokenizer, train_ds, val_ds)``: the configured model (or the saved tagger of
-    ``tagger_from``) and :func:`build_windows`."""
+    """``(model, tokenizer, crf, train_ds, val_ds)``: the configured model and head (``crf``: a new
+    :class:`LinearChainCRF` for ``model.head=crf``, else ``None``), or the saved tagger and head of
+    ``tagger_from``, and :func:`build_windows`."""
+    from keyphrase_tagger.tagger.crf import LinearChainCRF
+
     features = inputs.features
     if tagger_from is not None:
-        model, tokenizer = load_tagger(tagger_from, inputs.max_chars)
+        model, tokenizer, crf = load_tagger(tagger_from, inputs.max_chars)
+        head = "crf" if crf is not None else "softmax"
+        if head != cfg.model.get("head", "softmax"):
+            log.warning("tagger_from=%s: its tagger has a %s head, kept as it is (model.head=%s is not used)",
+                        tagger_from, head, cfg.model.get("head", "softmax"))
     else:
         model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in inputs.train_docs],
                                                      inputs.max_chars,
                                                      n_token_types=features.n_types if features.enabled else 2)
+        crf = LinearChainCRF() if cfg.model.head == "crf" else None
     # BERT's forward takes **kwargs but its loss is a plain per-batch mean that ignores
     # num_items_in_batch; left on, the Trainer would multiply that mean by the world size under DDP
     # (gradients and eval_loss twice too large with 2 processes) and skip the division by the
     # gradient-accumulation steps.
     model.accepts_loss_kwargs = False
-    return model, tokenizer, *build_windows(inputs, tokenizer)
+    return model, tokenizer, crf, *build_windows(inputs, tokenizer)
 
 
 def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, train_ds, val_ds, run_dir: Path,
-                  seed: int, callbacks: Sequence):
+                  seed: int, callbacks: Sequence, crf: LinearChainCRF | None = None):
     """The ``Trainer``: evaluation and best-model selection by document phrase F1 where there is a
-    validation split, early stopping where configured."""
+    validation split, early stopping where configured; a :class:`CRFTrainer` given a ``crf`` head."""
     from transformers import (
         DataCollatorForTokenClassification,
         EarlyStoppingCallback,
         Trainer,
     )
+
+    from keyphrase_tagger.training.crf_trainer import CRFTrainer
 
     args = training_arguments(trainer_cfg, run_dir, seed)
     has_val = len(inputs.val_docs) > 0
@@ -119,16 +135,18 @@ def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, t
     patience = trainer_cfg.get("early_stopping_patience")
     if patience and has_val:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(patience)))
-    return Trainer(
+    trainer_class, head = (Trainer, {}) if crf is None else (CRFTrainer, {"crf": crf})
+    return trainer_class(
         model=model,
         args=args,
         train_dataset=train_ds.remove_columns(list(WINDOW_POSITION)),
         eval_dataset=val_ds.remove_columns(list(WINDOW_POSITION)) if has_val else None,
         data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8),
         processing_class=tokenizer,
-        compute_metrics=(make_compute_metrics(inputs.val_docs, inputs.max_chars, inputs.stride, inputs.cleaning)
+        compute_metrics=(make_compute_metrics(inputs.val_docs, inputs.max_chars, inputs.stride, inputs.cleaning, crf)
                          if has_val else None),
         callbacks=callbacks,
+        **head,
     )
 
 
@@ -175,9 +193,9 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     if tagger_from is not None and not inputs.val_docs:
         raise ConfigError(f"tagger_from={tagger_from}: the decision is fitted on a validation split, and this "
                           "data split has none")
-    model, tokenizer, train_ds, val_ds = build_model_and_windows(cfg, inputs, tagger_from)
+    model, tokenizer, crf, train_ds, val_ds = build_model_and_windows(cfg, inputs, tagger_from)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    trainer = build_trainer(trainer_cfg, inputs, model, tokenizer, train_ds, val_ds, run_dir, seed, callbacks)
+    trainer = build_trainer(trainer_cfg, inputs, model, tokenizer, train_ds, val_ds, run_dir, seed, callbacks, crf)
     metrics, decision = fit(cfg, trainer, inputs, train_ds, val_ds, resume, tagger_from)
     save_run(cfg, trainer, inputs, run_dir, decision, metrics, started, resume, tagger_from,
              bool(trainer_cfg.get("keep_checkpoints")), (len(train_ds), len(val_ds)))
@@ -199,7 +217,8 @@ def save_run(cfg: DictConfig, trainer, inputs: TrainingInputs, run_dir: Path, de
     # Absolute, so kpt-evaluate rebuilds the same splits from any working directory.
     data_cfg["corpus_path"] = str(Path(data_cfg["corpus_path"]).resolve())
     CheckpointSettings(inputs.max_chars, inputs.stride, inputs.cleaning, data_cfg, inputs.features.to_dict(),
-                       decision=decision.to_dict() if decision is not None else {}).save(model_dir)
+                       decision=decision.to_dict() if decision is not None else {},
+                       head="crf" if getattr(trainer, "crf", None) is not None else "softmax").save(model_dir)
     inputs.lexicon.save(model_dir)
     log.info("model saved to %s", model_dir)
     multirun = is_multirun_job()
