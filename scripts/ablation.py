@@ -59,6 +59,8 @@ OPTIONS = [
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),
     Option("no_decoding", ("experiment=no_decoding",), "default's tagger decoded by plain argmax", "default"),
+    Option("crf", ("model.head=crf",), "default with a linear-chain CRF head over the tagger's emissions (its "
+           "marginals feed the decision)"),
     Option("no_lexicon", ("experiment=no_lexicon",), "default without lexicon input features (decision fitted)"),
     Option("plain", ("experiment=plain",), "bare tagger: no lexicon features, plain argmax", "no_lexicon"),
 ]

@@ -28,7 +28,7 @@ from keyphrase_tagger.training.arguments import (
 )
 from keyphrase_tagger.training.fit_decision import decide
 from keyphrase_tagger.training.inputs import TrainingInputs, build_windows, load_inputs
-from keyphrase_tagger.training.model_card import DEFAULT_HEAD, model_card, write_model_card
+from keyphrase_tagger.training.model_card import model_card, write_model_card
 from keyphrase_tagger.training.run_info import run_info
 from keyphrase_tagger.training.run_record import (
     finish_run,
@@ -97,9 +97,9 @@ def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs, tagger_from
     if tagger_from is not None:
         model, tokenizer, crf = load_tagger(tagger_from, inputs.max_chars)
         head = "crf" if crf is not None else "softmax"
-        if head != cfg.model.get("head", "softmax"):
+        if head != cfg.model.head:
             log.warning("tagger_from=%s: its tagger has a %s head, kept as it is (model.head=%s is not used)",
-                        tagger_from, head, cfg.model.get("head", "softmax"))
+                        tagger_from, head, cfg.model.head)
     else:
         model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in inputs.train_docs],
                                                      inputs.max_chars,
@@ -246,7 +246,7 @@ def write_card(cfg: DictConfig, inputs: TrainingInputs, model_dir: Path, decisio
     data_cfg = cfg.data
     model = trained_model_config(tagger_from) if tagger_from is not None else None
     model = model or OmegaConf.to_container(cfg.model, resolve=True)
-    text = model_card(model=model, head=str(model.get("head", DEFAULT_HEAD)), data_stats=inputs.prepared.stats(),
+    text = model_card(model=model, head=CheckpointSettings.load(model_dir).head, data_stats=inputs.prepared.stats(),
                       lexicon_features=inputs.features.to_dict(),
                       decision_kind=decision.kind if decision is not None else Argmax.kind,
                       decision_line=decision.describe() if decision is not None else Argmax().describe(),
