@@ -55,3 +55,38 @@ def test_only_stages_after_the_decision_import_from_evaluation():
         if module == "keyphrase_tagger.evaluation" or module.startswith("keyphrase_tagger.evaluation.")
     )
     assert upward == []
+
+
+# The line, in order: a stage imports only stages before it and the shared ground. ``config/`` and
+# ``cli/`` are the application around the line (validation calls each stage's own checks; the
+# commands call the stages), so they are not ranked.
+# Training comes last: it scores epochs with evaluation's metrics, which score the extractor.
+LINE = ("data", "lexicon", "tagger", "decision", "checkpoint", "inference", "evaluation", "training")
+GROUND = ("records", "errors", "outputs", "logging_setup", "config")
+# A Hydra callback reports a refused sweep the way the commands report errors.
+ALLOWED = {("training/sweep_summary.py", "keyphrase_tagger.cli.common")}
+
+
+def _rank(stage: str) -> int | None:
+    for i, entry in enumerate(LINE):
+        if stage == entry or (isinstance(entry, tuple) and stage in entry):
+            return i
+    return None
+
+
+def test_the_stages_of_the_line_import_only_the_stages_before_them():
+    backward = []
+    for name, tree, _ in modules():
+        rank = _rank(name.split("/")[0].removesuffix(".py"))
+        if rank is None:
+            continue
+        for module in imported_modules(tree):
+            if not module.startswith("keyphrase_tagger.") or (name, module) in ALLOWED:
+                continue
+            target = module.split(".")[1]
+            target_rank = _rank(target)
+            if target in GROUND or target == name.split("/")[0].removesuffix(".py"):
+                continue
+            if target_rank is None or target_rank > rank or (target_rank == rank and target != name.split("/")[0]):
+                backward.append(f"{name} imports {module}")
+    assert backward == []
