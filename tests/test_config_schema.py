@@ -67,7 +67,7 @@ BAD_VALUES = [
     # A rule of TrainingArguments' own, reported before any data is read.
     ("train", "trainer.eval_strategy=no", r"^trainer: .*load_best_model_at_end requires the save and eval strategy"),
     ("train", "output_dir=TMP/a_file/run", r"^output_dir=.*a_file/run: cannot be created: .*a_file is not a dir"),
-    ("prepare", "data.window.max_chars=abc", r"^data\.window\.max_chars: expected an integer, got 'abc'$"),
+    ("prepare", "data.cleaning.min_chars=abc", r"^data\.cleaning\.min_chars: expected an integer, got 'abc'$"),
     ("prepare", "data.processed_dir=TMP/a_file/processed", r"^data\.processed_dir=.*: cannot be created: "),
     ("evaluate", "batch_size=abc", r"^batch_size: expected an integer, got 'abc'$"),
     ("evaluate", "data.corpus_path=''", r"^data\.corpus_path: expected a path \(a non-empty string\) or null, got ''$"),

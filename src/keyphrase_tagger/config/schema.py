@@ -22,6 +22,7 @@ from keyphrase_tagger.checkpoint import HEADS
 from keyphrase_tagger.config.checking import bounded
 from keyphrase_tagger.decision.candidates import GROUPS
 from keyphrase_tagger.decision.fit import DECISION_KINDS
+from keyphrase_tagger.training.arguments import TRAINER_BOUNDS
 
 Device = str | int  # "auto", "cpu", "cuda:1", or a CUDA index; judged by extractor.resolve_device
 
@@ -86,6 +87,20 @@ class DecisionSchema:
 
 
 @dataclass
+class FinetuneSchema:
+    """``model.finetune``: how the preset trains. The ``trainer`` keys of the same names and
+    ``data.window`` read these values, and are checked again as they arrive there
+    (``TRAINER_BOUNDS``, ``windows.check_window``)."""
+
+    learning_rate: float = bounded(**TRAINER_BOUNDS["learning_rate"])
+    warmup_steps: float = bounded(ge=0)  # < 1: a fraction of the training steps
+    num_train_epochs: float = bounded(**TRAINER_BOUNDS["num_train_epochs"])
+    per_device_train_batch_size: int = bounded(**TRAINER_BOUNDS["per_device_train_batch_size"])
+    max_chars: int = bounded(ge=1)
+    stride: int = bounded(ge=0)
+
+
+@dataclass
 class ModelSchema:
     """``name_or_path``: a hub name or a local directory; the sizes are ``BertConfig`` fields;
     ``head``: a softmax per character, or a linear-chain CRF over the logits (``tagger/crf.py``)."""
@@ -94,6 +109,7 @@ class ModelSchema:
     head: Literal[HEADS]
     from_scratch: bool
     name_or_path: str | None
+    finetune: FinetuneSchema
     hidden_size: int | None = bounded(ge=1)
     num_hidden_layers: int | None = bounded(ge=1)
     num_attention_heads: int | None = bounded(ge=1)

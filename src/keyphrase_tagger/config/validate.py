@@ -16,6 +16,7 @@ from keyphrase_tagger.config.checking import check_fields, plain
 from keyphrase_tagger.config.schema import (
     CvReportSchema,
     EvaluateSchema,
+    ModelSchema,
     PredictSchema,
     PrepareSchema,
     TrainSchema,
@@ -65,6 +66,10 @@ def check_train_config(cfg: Mapping) -> dict:
     """Types, ranges and cross-key rules of a ``kpt-train`` config, without touching the file system
     or the machine; returns the config as plain values."""
     values = plain(cfg)
+    # data.window and trainer read model.finetune by interpolation: the model group goes first so
+    # that a bad value set there is named where it was set, not where it arrived.
+    if isinstance(values.get("model"), Mapping):
+        check_fields("model", values["model"], ModelSchema)
     check_fields("", values, TrainSchema)
     check_data(values.get("data") or {})
     if "decision" in values:

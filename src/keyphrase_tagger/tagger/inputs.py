@@ -14,6 +14,7 @@ a document's windows at once.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
@@ -191,9 +192,16 @@ def logits_to_probs(logits: np.ndarray, lengths: Sequence[int], max_chars: int, 
     return out
 
 
-def pad_rows(rows: Rows, pad_id: int, device: torch.device | str) -> dict[str, torch.Tensor]:
+def reads_token_types(model) -> bool:
+    """Whether ``model``'s forward takes ``token_type_ids`` (BERT-family models do, DistilBERT-like
+    ones do not): the only models that are sent them, in training and in prediction."""
+    return "token_type_ids" in inspect.signature(model.forward).parameters
+
+
+def pad_rows(rows: Rows, pad_id: int, device: torch.device | str, token_types: bool) -> dict[str, torch.Tensor]:
     """Window rows (``input_ids``, optional ``token_type_ids``) as one padded batch of tensors on
-    ``device``; ``token_type_ids`` are zeros where the rows have none."""
+    ``device``. With ``token_types`` (the model reads them, :func:`reads_token_types`) the batch has
+    ``token_type_ids``, zeros where the rows have none; without, it has none."""
     import torch
 
     ids, types = rows["input_ids"], rows.get("token_type_ids")
@@ -206,7 +214,7 @@ def pad_rows(rows: Rows, pad_id: int, device: torch.device | str) -> dict[str, t
         mask[r, : len(row)] = 1
         if types is not None:
             type_ids[r, : len(row)] = types[r]
-    batch = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": type_ids}
+    batch = {"input_ids": input_ids, "attention_mask": mask, **({"token_type_ids": type_ids} if token_types else {})}
     return {name: torch.from_numpy(array).to(device) for name, array in batch.items()}
 
 
@@ -224,11 +232,12 @@ def predict_probs(model, windows: Sequence[Window], rows: Callable[[list[int]], 
 
     out = [np.zeros((n, N_TAGS), dtype=np.float32) for n in lengths]
     order = sorted(range(len(windows)), key=lambda i: windows[i].start - windows[i].end)
+    token_types = reads_token_types(model)
     with torch.inference_mode():
         for b in range(0, len(order), batch_size):
             batch = order[b : b + batch_size]
             chosen = [windows[i] for i in batch]
-            logits = model(**pad_rows(rows(batch), pad_id, device)).logits
+            logits = model(**pad_rows(rows(batch), pad_id, device, token_types)).logits
             write_owned(out, chosen, window_probs(logits, [w.end - w.start for w in chosen], crf))
     return out
 

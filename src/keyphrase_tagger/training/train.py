@@ -19,8 +19,8 @@ from keyphrase_tagger.decision.kinds import Argmax
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.evaluation.scoring import score_documents
 from keyphrase_tagger.logging_setup import quiet_libraries
-from keyphrase_tagger.tagger.build import build_model_and_tokenizer
-from keyphrase_tagger.tagger.inputs import WINDOW_POSITION, logits_to_probs
+from keyphrase_tagger.tagger.build import build_model_and_tokenizer, check_lexicon_features
+from keyphrase_tagger.tagger.inputs import WINDOW_POSITION, logits_to_probs, reads_token_types
 from keyphrase_tagger.training.arguments import (
     CHECKPOINTS_DIR,
     resume_checkpoint,
@@ -103,7 +103,7 @@ def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs, tagger_from
     else:
         model, tokenizer = build_model_and_tokenizer(cfg.model, [d.document.text for d in inputs.train_docs],
                                                      inputs.max_chars,
-                                                     n_token_types=features.n_types if features.enabled else 2)
+                                                     n_token_types=features.n_types if features.enabled else None)
         crf = LinearChainCRF() if cfg.model.head == "crf" else None
     # BERT's forward takes **kwargs but its loss is a plain per-batch mean that ignores
     # num_items_in_batch; left on, the Trainer would multiply that mean by the world size under DDP
@@ -111,6 +111,14 @@ def build_model_and_windows(cfg: DictConfig, inputs: TrainingInputs, tagger_from
     # gradient-accumulation steps.
     model.accepts_loss_kwargs = False
     return model, tokenizer, crf, *build_windows(inputs, tokenizer)
+
+
+def model_columns(windows, model):
+    """The columns of a windows dataset that ``model`` reads: without the windows' positions, and
+    without ``token_type_ids`` for a model whose forward takes none. The Trainer passes on every
+    column it is given (``remove_unused_columns`` is off, ``training.arguments``)."""
+    unread = [*WINDOW_POSITION, *([] if reads_token_types(model) else ["token_type_ids"])]
+    return windows.remove_columns([c for c in unread if c in windows.column_names])
 
 
 def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, train_ds, val_ds, run_dir: Path,
@@ -139,8 +147,8 @@ def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, t
     return trainer_class(
         model=model,
         args=args,
-        train_dataset=train_ds.remove_columns(list(WINDOW_POSITION)),
-        eval_dataset=val_ds.remove_columns(list(WINDOW_POSITION)) if has_val else None,
+        train_dataset=model_columns(train_ds, model),
+        eval_dataset=model_columns(val_ds, model) if has_val else None,
         data_collator=DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8),
         processing_class=tokenizer,
         compute_metrics=(make_compute_metrics(inputs.val_docs, inputs.max_chars, inputs.stride, inputs.cleaning, crf)
@@ -183,6 +191,8 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     tagger_from = resolve_tagger_from(cfg) if cfg.get("tagger_from") else None
     if tagger_from is not None and resume:
         raise ConfigError("tagger_from and trainer.resume_from_checkpoint: a refit trains nothing to resume")
+    if tagger_from is None and cfg.features.enabled:
+        check_lexicon_features(cfg.model)
     run_dir.mkdir(parents=True, exist_ok=True)
     seed = int(cfg.seed)
     set_seed(seed)
