@@ -25,7 +25,7 @@ def test_a_bert_base_shaped_model_trains_in_bf16_and_predicts_on_cuda(tmp_path, 
 
     cfg = compose("train", ["trainer=gpu", *BERT_BASE_SHAPE, f"model.head={head}", f"data.corpus_path={CORPUS}",
                             f"data.processed_dir={tmp_path / 'processed'}", "data.max_documents=8",
-                            "data.window.max_chars=510", "data.window.stride=128", "trainer.max_steps=20",
+                            "data.window.max_chars=510", "data.window.stride=128", "+trainer.max_steps=20",
                             "trainer.report_to=[]", "trainer.disable_tqdm=true", "decision=prior_fusion",
                             f"output_dir={tmp_path / 'run'}"])
     started = time.perf_counter()
