@@ -22,6 +22,7 @@ from keyphrase_tagger.checkpoint import HEADS
 from keyphrase_tagger.config.checking import bounded
 from keyphrase_tagger.decision.candidates import GROUPS
 from keyphrase_tagger.decision.fit import DECISION_KINDS
+from keyphrase_tagger.inference.precision import PRECISIONS
 from keyphrase_tagger.training.arguments import TRAINER_BOUNDS
 
 Device = str | int  # "auto", "cpu", "cuda:1", or a CUDA index; judged by extractor.resolve_device
@@ -170,6 +171,7 @@ class PredictSchema:
     format: str
     device: Device
     batch_size: int = bounded(ge=1)
+    precision: Literal[PRECISIONS]
     documents_per_chunk: int = bounded(ge=1)
     min_score: float = bounded(ge=0, le=1)  # phrase scores are probabilities
     top_k: int | None = bounded(ge=0)

@@ -18,6 +18,7 @@ from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.decoder import Decided, decode_phrases
 from keyphrase_tagger.decision.kinds import load_decision
 from keyphrase_tagger.errors import ConfigError
+from keyphrase_tagger.inference.precision import apply_precision, check_precision
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.records import Phrase
 from keyphrase_tagger.tagger.crf import LinearChainCRF, load_crf
@@ -123,8 +124,8 @@ class KeyphraseExtractor:
         self.decision = decision if decision is not None else load_decision(settings.decision)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str = "auto",
-                        batch_size: int = PREDICT_BATCH_SIZE) -> "KeyphraseExtractor":
+    def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = PREDICT_BATCH_SIZE,
+                        precision: str = "fp32") -> "KeyphraseExtractor":
         """Load a checkpoint directory (a run's ``model/``, e.g. ``outputs/default/latest/model``).
 
         Args:
@@ -133,13 +134,16 @@ class KeyphraseExtractor:
                 ``"mps"`` or a CUDA index.
             batch_size: windows per forward pass, an integer >= 1; memory grows with it, not with
                 the length of a text.
+            precision: the tagger's forward pass: ``"fp32"`` (as trained), ``"bf16"`` (bfloat16
+                weights; CPUs with AVX512_BF16 or AMX, or CUDA) or ``"int8"`` (int8 Linear layers,
+                CPU only); see :mod:`~keyphrase_tagger.inference.precision`.
 
         Returns:
             The extractor, its model in evaluation mode on ``device``.
 
         Raises:
-            ConfigError: ``device`` is not a device of this machine, or ``batch_size`` is not an
-                integer >= 1.
+            ConfigError: ``device`` is not a device of this machine, ``batch_size`` is not an
+                integer >= 1, or ``precision`` is unknown or not available on ``device``.
             CheckpointError: a part of the checkpoint is missing, damaged or does not fit the rest
                 (:func:`~keyphrase_tagger.checkpoint.validate_checkpoint`); the message names the file.
 
@@ -148,6 +152,7 @@ class KeyphraseExtractor:
         """
         device = resolve_device(device)
         batch_size = check_batch_size(batch_size)
+        precision = check_precision(precision, device)
         settings = validate_checkpoint(path)
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
@@ -161,6 +166,7 @@ class KeyphraseExtractor:
         featurizer = LexiconFeaturizer(lexicon, features) if features.enabled else None
         decision = load_decision(settings.decision, lexicon, settings.cleaning)
         crf = load_crf(path) if settings.head == "crf" else None
+        model = apply_precision(model.eval(), precision)
         return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer,
                    decision=decision, crf=crf)
 
