@@ -160,6 +160,13 @@ def agreement(texts, phrases, probs, outputs, cleaning) -> dict:
     }
 
 
+def phrase_agreement(reference: list, other: list) -> float:
+    """Fraction of the phrases (document, start, end) of either that both return: 1.0 when identical."""
+    a = {(d, p.start, p.end) for d, phrases in enumerate(reference) for p in phrases}
+    b = {(d, p.start, p.end) for d, phrases in enumerate(other) for p in phrases}
+    return len(a & b) / max(1, len(a | b))
+
+
 def bench_workload(name, texts, methods, pipe, plain, repeats) -> dict:
     chars = sum(len(t) for t in texts)
     for _, extractor in methods:
@@ -190,6 +197,7 @@ def bench_workload(name, texts, methods, pipe, plain, repeats) -> dict:
             row["agreement"]["beyond_tags"] = sum(
                 len({(p.start, p.end) for p in ours} - {(p.start, p.end) for p in flat})
                 for ours, flat in zip(last[label], tagged))
+            row["phrases_identical_to_fp32"] = phrase_agreement(last[methods[0][0]], last[label])
         rows.append(row)
     return {"workload": name, "documents": len(texts), "characters": chars, "methods": rows}
 
@@ -202,8 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 8],
                         help="extractor windows per forward pass; 32 is kpt-predict's default")
-    parser.add_argument("--bfloat16", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time an extractor whose weights are cast to bfloat16 (not what kpt-predict does)")
+    parser.add_argument("--precisions", nargs="+", default=["bf16", "int8"],
+                        help="reduced-precision extractors to time beside fp32 (from_pretrained(precision=...)), at "
+                             "the smallest batch size; their phrases are compared with fp32's")
     parser.add_argument("--max-documents", type=int, default=None, help="use only the first N documents")
     parser.add_argument("--label", default=None, help="results go to <name>-<label>.json (keeps runs apart)")
     parser.add_argument("--out-dir", default=None)
@@ -224,11 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     methods = []
     for bs in args.batch_sizes:
         methods.append((f"extract_many, batch {bs}", KeyphraseExtractor.from_pretrained(checkpoint, device="cpu", batch_size=bs)))
-    if args.bfloat16:
+    for precision in args.precisions:
         bs = min(args.batch_sizes)
-        extractor = KeyphraseExtractor.from_pretrained(checkpoint, device="cpu", batch_size=bs)
-        extractor.model.to(torch.bfloat16)
-        methods.append((f"extract_many, batch {bs}, bfloat16 weights", extractor))
+        extractor = KeyphraseExtractor.from_pretrained(checkpoint, device="cpu", batch_size=bs, precision=precision)
+        methods.append((f"extract_many, batch {bs}, precision={precision}", extractor))
     pipe = make_pipeline(methods[0][1])
     plain = plain_text_aligns(methods[0][1], texts)
     workloads = [("corpus", texts), ("long document", ["".join(texts)])]
@@ -247,10 +255,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"{a['tag_agreement']:.4f}" if a else "",
                 f"{a['span_agreement']:.4f} ({a['identical_spans']}/{a['extractor_spans']}|{a['pipeline_spans']})" if a else "",
                 f"{a['where_tags_agree']['span_agreement']:.4f} ({a['where_tags_agree']['same']})" if a else "",
+                f"{m['phrases_identical_to_fp32']:.4f}" if "phrases_identical_to_fp32" in m else "",
             ])
     common.print_table(
         ["workload", "chars", "method", "chars/s (spread)", "vs pipeline", "tag agreement",
-         "span agreement (same/ours|pipeline)", "span agreement where tags agree (same)"],
+         "span agreement (same/ours|pipeline)", "span agreement where tags agree (same)", "phrases as fp32"],
         rows,
     )
     verdicts = {}

@@ -160,6 +160,7 @@ class EvaluateSchema:
     output_dir: Path | None
     device: Device
     batch_size: int = bounded(ge=1)
+    precision: Literal[PRECISIONS]
     verbose: bool
 
 

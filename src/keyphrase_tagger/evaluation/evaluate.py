@@ -47,7 +47,8 @@ def calibration_documents(train_data_cfg: dict) -> list[Document]:
 
 
 def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str | None = None,
-                 device: str = "auto", batch_size: int = 32, on_missing_phrase: str | None = None) -> dict:
+                 device: str = "auto", batch_size: int = 32, on_missing_phrase: str | None = None,
+                 precision: str = "fp32") -> dict:
     """The report dictionary (see README, "Evaluation") for ``checkpoint`` on ``split``.
 
     The gold lists get the checkpoint's cleaning; ``split`` other than ``all`` rebuilds the
@@ -78,7 +79,8 @@ def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str |
     else:
         validation = [d.document for d in prepared.split("validation")]
 
-    extractor = KeyphraseExtractor.from_pretrained(checkpoint, device=device, batch_size=batch_size)
+    extractor = KeyphraseExtractor.from_pretrained(checkpoint, device=device, batch_size=batch_size,
+                                                   precision=precision)
     predictions = extractor.predict([d.text for d in documents])
     report = score_documents(documents, [d.tags for d in labeled], predictions, settings.cleaning)
     baselines = baseline_reports(lexicon, documents, validation)
@@ -92,6 +94,7 @@ def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str |
         checkpoint=str(checkpoint),
         corpus_path=str(data_cfg["corpus_path"]),
         split=split,
+        precision=precision,
         baselines=baselines,
         by_length=scores_by_length([r["predicted"] for r in report["per_document"]], gold),
         errors=frequent_errors(report["per_document"]),
@@ -144,7 +147,7 @@ def evaluate(cfg: DictConfig) -> dict:
     # Before the model runs: a directory that cannot take the report fails the command at once.
     check_replaceable_directory(output_dir, EVALUATION_REPORT, "output_dir", report_inputs(cfg.checkpoint, corpus))
     report = build_report(cfg.checkpoint, cfg.split, corpus, cfg.device, int(cfg.batch_size),
-                          on_missing_phrase=OmegaConf.select(cfg, "data.on_missing_phrase"))
+                          on_missing_phrase=OmegaConf.select(cfg, "data.on_missing_phrase"), precision=cfg.precision)
     out = write_report(report, output_dir)
     print(f"{report['n_documents']} documents, split {report['split']} of {report['corpus_path']}")
     print(headline(report))
