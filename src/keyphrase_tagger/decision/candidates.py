@@ -13,8 +13,16 @@ Each candidate is described over all its (overlapping) occurrences in the docume
 of the groups in use (:data:`FEATURE_GROUPS`): ``document`` (counts, position, length), ``lexicon``
 (the training lists' rates), ``tagger`` (its confidences), ``words`` (the candidate's own words) and
 ``context`` (the words around it: how often training lists started a phrase right after the word
-before it and ended one right before the word after it). All array work is vectorised over
-occurrences.
+before it and ended one right before the word after it).
+
+All of it is array work over spans and occurrences, with no Python per candidate: the sources
+give span arrays (``spans.py``); the distinct strings and all their occurrences come from integer
+substring keys (``substrings.py``), not from an automaton built per text; the lexicon's counts
+come from one scan with the lexicon's own matcher, built once (``Lexicon.counts``); the
+segmentation is done once per text and shared by every source and group
+(``occurrences.TextInputs``). The strings themselves are written only for callers that ask for
+them (:func:`candidate_features`); the decision (``Rescorer.decide``) never does, and reads the
+one-hot columns as category ids (``features.py``).
 
 A group is one :func:`feature_group` registration on its column function: its column names, the
 candidates it adds to the pool (if any) and whether it reads the word statistics. The registration
@@ -28,83 +36,75 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keyphrase_tagger.data.cleaning import CleaningConfig, reject_reason
-from keyphrase_tagger.data.matching import PhraseMatcher
+from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.decision.features import Features, OneHot
 from keyphrase_tagger.decision.occurrences import Occurrences, TextInputs
+from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, Spans, strip_mask, word_run_spans
+from keyphrase_tagger.decision.substrings import CandidateStrings, code_points
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import N_POS, NO_POS, POS_TAGS, Words
 from keyphrase_tagger.records import B, I, O
 
-MAX_WORDS = 4
-MAX_CHARS = 16
+__all__ = ["MAX_CHARS", "MAX_WORDS", "FEATURE_GROUPS", "GROUPS", "candidate_features", "described_candidates",
+           "feature_names", "needs_word_stats", "word_runs"]
 _POS_NAMES = (*POS_TAGS, "other", "none")
 
 
 @dataclass(frozen=True)
 class FeatureGroup:
     """A group of rescorer features: its column ``names``, the function that computes them (one
-    array over the candidates per name), the candidates it adds to the pool (``None``: none) and
-    whether it reads the lexicon's word statistics."""
+    array over the candidates per name), the candidates it adds to the pool as spans of the text
+    (``None``: none) and whether it reads the lexicon's word statistics."""
 
     names: tuple[str, ...]
-    columns: Callable[[Occurrences], list[np.ndarray]]
-    candidates: Callable[[TextInputs], set[str]] | None = None
+    columns: Callable[[Occurrences], list[np.ndarray | OneHot]]  # a OneHot stands for its width of names
+    candidates: Callable[[TextInputs], Spans] | None = None
     word_stats: bool = False
 
 
 _REGISTRY: dict[str, FeatureGroup] = {}
 
 
-def feature_group(name: str, names: Sequence[str], candidates: Callable[[TextInputs], set[str]] | None = None,
+def feature_group(name: str, names: Sequence[str], candidates: Callable[[TextInputs], Spans] | None = None,
                   word_stats: bool = False) -> Callable:
     """Register the decorated column function as feature group ``name`` (after those already registered)."""
-    def register(columns: Callable[[Occurrences], list[np.ndarray]]) -> Callable[[Occurrences], list[np.ndarray]]:
+    def register(columns: Callable[[Occurrences], list]) -> Callable[[Occurrences], list]:
         _REGISTRY[name] = FeatureGroup(tuple(names), columns, candidates, word_stats)
         return columns
     return register
 
 
 def word_runs(text: str, words: Words, cleaning: CleaningConfig) -> set[str]:
-    """Runs of 1..MAX_WORDS words that hold no strip character and pass the cleaning rules."""
-    clean = [not any(ch in cleaning.strip_chars for ch in w) for w in words.strings]
-    starts, ends = words.starts.tolist(), words.ends.tolist()
-    runs: set[str] = set()
-    for a in range(len(clean)):
-        for b in range(a, min(a + MAX_WORDS, len(clean))):
-            if not clean[b] or ends[b] - starts[a] > MAX_CHARS:
-                break
-            runs.add(text[starts[a] : ends[b]])
-    return {r for r in runs if reject_reason(r, cleaning) is None}
+    """Runs of 1..MAX_WORDS words (at most MAX_CHARS characters) that hold no strip character
+    and pass the cleaning rules, as strings (the ``words`` source gives them as spans)."""
+    starts, ends = word_run_spans(text, words, strip_mask(code_points(text), cleaning.strip_chars), cleaning)
+    return {text[a:b] for a, b in zip(starts.tolist(), ends.tolist())}
+
+
+def _joined(*spans: Spans) -> Spans:
+    return np.concatenate([s for s, _ in spans]), np.concatenate([e for _, e in spans])
 
 
 @feature_group("document", ("log_count", "recurs", "first_position", "len2", "len3", "len4", "len5_6", "len7_plus"))
 def _document_columns(occ: Occurrences) -> list[np.ndarray]:
-    length = np.array([len(p) for p in occ.candidates], dtype=np.float64)
+    length = occ.strings.lengths.astype(np.float64)
     first = np.full(occ.c, occ.n, dtype=np.int64)
     np.minimum.at(first, occ.k, occ.s)
     return [occ.log_count, occ.recurs, first / max(occ.n, 1), length == 2, length == 3, length == 4,
             (length >= 5) & (length <= 6), length >= 7]
 
 
-def _lexicon_candidates(inputs: TextInputs) -> set[str]:
-    """Every (overlapping) occurrence of a training-lexicon phrase."""
-    matcher = inputs.lexicon.matcher
-    return {matcher.phrases[i] for i, _, _ in matcher.find_all(inputs.text)}
-
-
 @feature_group("lexicon", ("in_lexicon", "rate", "log_listed", "log_occurs", "log_count_x_in_lexicon", "rate_x_recurs"),
-               candidates=_lexicon_candidates)
+               candidates=lambda inputs: inputs.lexicon_matches)
 def _lexicon_columns(occ: Occurrences) -> list[np.ndarray]:
-    lexicon = occ.inputs.lexicon
-    listed = np.array([lexicon.listed.get(p, 0) for p in occ.candidates], dtype=np.float64)
-    occurs = np.array([lexicon.occurs.get(p, 0) for p in occ.candidates], dtype=np.float64)
+    listed, occurs = occ.lexicon_counts()
     in_lexicon = (listed > 0).astype(np.float64)
     rate = listed / np.maximum(occurs, 1.0)
     return [in_lexicon, rate, np.log1p(listed), np.log1p(occurs), occ.log_count * in_lexicon, rate * occ.recurs]
 
 
 @feature_group("tagger", ("score_max", "score_mean", "p_begin", "end_ok", "decoded", "decoded_permissive"),
-               candidates=lambda inputs: inputs.decoded | inputs.permissive)
+               candidates=lambda inputs: _joined(inputs.decoded, inputs.permissive))
 def _tagger_columns(occ: Occurrences) -> list[np.ndarray]:
     probs, k, s, e, c, n = occ.inputs.probs, occ.k, occ.s, occ.e, occ.c, occ.n
     inside = np.concatenate([[0.0], np.cumsum(1.0 - probs[:, O].astype(np.float64))])
@@ -113,20 +113,19 @@ def _tagger_columns(occ: Occurrences) -> list[np.ndarray]:
     np.maximum.at(score_max, k, score)
     end_ok = np.where(e < n, 1.0 - probs[np.minimum(e, n - 1), I], 1.0)
     return [score_max, occ.mean(score), occ.mean(probs[s, B].astype(np.float64)), occ.mean(end_ok),
-            np.array([p in occ.inputs.decoded for p in occ.candidates], dtype=np.float64),
-            np.array([p in occ.inputs.permissive for p in occ.candidates], dtype=np.float64)]
+            occ.contains(occ.inputs.decoded), occ.contains(occ.inputs.permissive)]
 
 
 @feature_group("words", ("n_words", "log_aligned", "all_aligned", "first_log_occurs", "first_start_rate",
                          "last_log_occurs", "last_end_rate", "min_inside_rate", "mean_inside_rate",
                          *(f"{where}_pos_{tag}" for where in ("first", "last", "before", "after")
                            for tag in _POS_NAMES)),
-               candidates=lambda inputs: word_runs(inputs.text, inputs.words, inputs.cleaning), word_stats=True)
-def _word_columns(occ: Occurrences) -> list[np.ndarray]:
+               candidates=lambda inputs: inputs.word_runs, word_stats=True)
+def _word_columns(occ: Occurrences) -> list[np.ndarray | OneHot]:
     """How the candidate sits on word boundaries and what its words are."""
     k, c, count, where, rates = occ.k, occ.c, occ.count, occ.placement, occ.rates
     n_aligned = np.bincount(k, weights=where.aligned, minlength=c)
-    a, b = where.first_word[where.ref], where.last_word[where.ref]
+    a, b = where.first, where.last
     inside = np.append(rates[:, 3], 0.0)
     bounds = np.column_stack([a, b + 1]).ravel()
     min_inside = np.minimum.reduceat(inside, bounds)[::2]
@@ -135,11 +134,7 @@ def _word_columns(occ: Occurrences) -> list[np.ndarray]:
     columns = [n_words, np.log1p(n_aligned), (n_aligned == count).astype(np.float64),
                rates[a, 0], rates[a, 1], rates[b, 0], rates[b, 2], min_inside, (cum[b + 1] - cum[a]) / n_words]
     pos = np.append(occ.inputs.words.pos, NO_POS)  # index -1 and len(words) both read NO_POS
-    for ids in (pos[a], pos[b], pos[a - 1], pos[b + 1]):
-        onehot = np.zeros((c, N_POS))
-        onehot[np.arange(c), ids] = 1.0
-        columns += list(onehot.T)
-    return columns
+    return columns + [OneHot(ids, N_POS) for ids in (pos[a], pos[b], pos[a - 1], pos[b + 1])]
 
 
 @feature_group("context", ("before_log_occurs", "before_start_rate", "after_log_occurs", "after_end_rate",
@@ -157,7 +152,7 @@ def _context_columns(occ: Occurrences) -> list[np.ndarray]:
     log_occurs = np.append(rates[:, 0], 0.0)
     before_start = np.append(rates[:, 4], 0.1)
     after_end = np.append(rates[:, 5], 0.1)
-    a, b = where.first_word[where.ref], where.last_word[where.ref]
+    a, b = where.first, where.last
     fw, lw = where.first_word, where.last_word
     starts_ok = where.at_start[s] & (fw > 0)
     ends_ok = where.at_end[e] & (lw + 1 < n_words)
@@ -189,6 +184,44 @@ def feature_names(groups: Sequence[str]) -> tuple[str, ...]:
     return ("bias", *(name for g in GROUPS if g in groups for name in FEATURE_GROUPS[g]))
 
 
+def described_candidates(
+    text: str,
+    probs: np.ndarray,
+    lexicon: Lexicon,
+    cleaning: CleaningConfig,
+    candidate_o_scale: float,
+    groups: Sequence[str] = GROUPS,
+) -> tuple[Occurrences, Features] | None:
+    """The candidates of ``text`` with all their occurrences and their features (columns
+    ``feature_names(groups)``, one row per candidate number, ``Occurrences.candidates``);
+    ``None`` if there are no candidates. Arguments as :func:`candidate_features`."""
+    feature_names(groups)  # refuses unknown groups
+    used = [(name, group) for name, group in _REGISTRY.items() if name in groups]
+    reading_words = [name for name, group in used if group.word_stats]
+    if reading_words and lexicon.words is None:
+        raise ValueError(f"the feature groups {reading_words} need a lexicon with word statistics "
+                         "(build_lexicon(..., with_words=True))")
+    inputs = TextInputs(text, probs, lexicon, cleaning, candidate_o_scale)
+    pool = [group.candidates(inputs) for _, group in used if group.candidates is not None]
+    starts, ends = _joined(*pool) if pool else (np.zeros(0, dtype=np.int64),) * 2
+    if not len(starts):
+        return None
+    strings = CandidateStrings(text, inputs.keys, starts, ends)
+    k, s, e = strings.occurrences()
+    count = np.bincount(k, minlength=len(strings)).astype(np.float64)
+    if not count.all():  # every candidate is a substring of the text: a bug if not
+        raise AssertionError("a candidate does not occur in its text")
+    occurrences = Occurrences(inputs, strings, k, s, e, count)
+    columns: list[np.ndarray | OneHot] = [np.ones(len(strings))]  # the bias
+    for name, group in used:
+        group_columns = group.columns(occurrences)
+        n_columns = sum(c.width if isinstance(c, OneHot) else 1 for c in group_columns)
+        if n_columns != len(group.names):  # a group's function and its names must agree
+            raise AssertionError(f"feature group {name!r}: {n_columns} columns for {len(group.names)} names")
+        columns += group_columns
+    return occurrences, Features.of(columns, len(strings))
+
+
 def candidate_features(
     text: str,
     probs: np.ndarray,
@@ -200,30 +233,9 @@ def candidate_features(
     """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(feature_names(groups)))``
     features; ``probs`` are the tagger's ``(len(text), 3)`` probabilities (only the ``tagger``
     group reads them); the ``words`` and ``context`` groups need ``lexicon.words``."""
-    names = feature_names(groups)
-    used = [(name, group) for name, group in _REGISTRY.items() if name in groups]
-    reading_words = [name for name, group in used if group.word_stats]
-    if reading_words and lexicon.words is None:
-        raise ValueError(f"the feature groups {reading_words} need a lexicon with word statistics "
-                         "(build_lexicon(..., with_words=True))")
-    inputs = TextInputs(text, probs, lexicon, cleaning, candidate_o_scale)
-    pool: set[str] = set()
-    for _, group in used:
-        if group.candidates is not None:
-            pool |= group.candidates(inputs)
-    if not pool:
-        return [], np.zeros((0, len(names)))
-    candidates = sorted(pool)
-    occ = np.asarray(PhraseMatcher(candidates).find_all(text), dtype=np.int64).reshape(-1, 3)
-    count = np.bincount(occ[:, 0], minlength=len(candidates)).astype(np.float64)
-    if not count.all():  # every candidate is a substring of the text: a bug if not
-        raise AssertionError("a candidate does not occur in its text")
-    occurrences = Occurrences(inputs, candidates, occ[:, 0], occ[:, 1], occ[:, 2], count)
-    columns: list[np.ndarray] = [np.ones(len(candidates))]
-    for name, group in used:
-        group_columns = group.columns(occurrences)
-        if len(group_columns) != len(group.names):  # a group's function and its names must agree
-            raise AssertionError(f"feature group {name!r}: {len(group_columns)} columns for {len(group.names)} names")
-        columns += group_columns
-    x = np.column_stack([np.asarray(col, dtype=np.float64) for col in columns])
-    return candidates, x
+    described = described_candidates(text, probs, lexicon, cleaning, candidate_o_scale, groups)
+    if described is None:
+        return [], np.zeros((0, len(feature_names(groups))))
+    occurrences, features = described
+    order = occurrences.strings.sorted_order()
+    return [occurrences.candidates[k] for k in order], features.matrix()[order]

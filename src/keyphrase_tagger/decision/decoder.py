@@ -17,6 +17,8 @@ Reading accepted strings (:func:`accepted_decided`, what the phrase rescorer doe
 their leftmost-longest occurrences; the spans are those occurrences, or, with ``nested``, every
 occurrence of every accepted string, phrases inside others included (tags cannot hold a phrase
 inside another, and the keyphrase lists often name both), each scored by the string's probability.
+The rescorer has every occurrence of every candidate already, and reads the same off those
+(:func:`occurrences_decided`) rather than building a matcher over the accepted strings.
 
 Then the checkpoint's cleaning applies to every span: it is trimmed of strip characters (offsets
 move with it) and dropped if what is left is rejected (empty, too short, a stop phrase).
@@ -65,6 +67,29 @@ def accepted_decided(text: str, accepted: Mapping[str, float], nested: bool) -> 
     tags = spans_to_tag_ids(len(text), [s for _, s, _ in chosen], [e for _, _, e in chosen])
     occurrences = sorted(matcher.find_all(text), key=lambda m: (m[1], m[2])) if nested else chosen
     return Decided(tags, tuple((s, e, float(accepted[matcher.phrases[i]])) for i, s, e in occurrences))
+
+
+def occurrences_decided(n_chars: int, starts: np.ndarray, ends: np.ndarray, scores: np.ndarray,
+                        nested: bool) -> Decided:
+    """What :func:`accepted_decided` returns, from the accepted strings' occurrences already found
+    (``starts``, ``ends``: every occurrence of every accepted string, each scored by its string's
+    probability): no matcher to build per text. Leftmost-longest, as the matcher's policy: the
+    longest occurrence starting at the leftmost start, then the same after its end."""
+    if not len(starts):
+        return Decided(np.zeros(n_chars, dtype=np.int64), ())
+    order = np.lexsort((ends, starts))
+    starts, ends, scores = starts[order], ends[order], scores[order]
+    last_of_start = np.append(starts[1:] != starts[:-1], True)  # per start, its longest (the last in order)
+    chosen, covered_to = [], 0
+    for j, (s, e) in zip(np.flatnonzero(last_of_start).tolist(),
+                         zip(starts[last_of_start].tolist(), ends[last_of_start].tolist())):
+        if s >= covered_to:
+            chosen.append(j)
+            covered_to = e
+    chosen = np.asarray(chosen, dtype=np.int64)
+    tags = spans_to_tag_ids(n_chars, starts[chosen], ends[chosen])
+    keep = np.arange(len(starts)) if nested else chosen
+    return Decided(tags, tuple(zip(starts[keep].tolist(), ends[keep].tolist(), scores[keep].tolist())))
 
 
 def decode_phrases(

@@ -1,6 +1,7 @@
 """What the phrase rescorer's feature groups (``candidates.py``) read of one text: its inputs
 (:class:`TextInputs`) and every occurrence of every candidate string (:class:`Occurrences`), with
-the per-text values several groups share computed once."""
+the per-text values several groups share computed once (the segmentation above all: every
+candidate source and feature group reads the same :attr:`TextInputs.words`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
-from keyphrase_tagger.decision.decoder import decode_phrases, scale_o
+from keyphrase_tagger.decision.decoder import scale_o
+from keyphrase_tagger.decision.spans import Spans, strip_mask, tagger_spans, word_run_spans
+from keyphrase_tagger.decision.substrings import CandidateStrings, SubstringKeys, code_points
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import Words, segment
 
@@ -18,7 +21,8 @@ from keyphrase_tagger.lexicon.segmentation import Words, segment
 @dataclass
 class TextInputs:
     """What the feature groups read of one text: ``probs`` are the tagger's ``(len(text), 3)``
-    probabilities. The words and the tagger's decoded spans are computed on first use, once."""
+    probabilities. Everything derived (words, code points, the candidate sources' spans) is
+    computed on first use, once."""
 
     text: str
     probs: np.ndarray
@@ -31,31 +35,87 @@ class TextInputs:
         return segment(self.text)
 
     @functools.cached_property
-    def decoded(self) -> set[str]:
-        """The tagger's phrases, decoded as they are."""
-        return {p.text for p in decode_phrases(self.text, self.probs, self.cleaning)}
+    def codes(self) -> np.ndarray:
+        return code_points(self.text)
 
     @functools.cached_property
-    def permissive(self) -> set[str]:
+    def keys(self) -> SubstringKeys:
+        return SubstringKeys(self.codes)
+
+    @functools.cached_property
+    def is_strip(self) -> np.ndarray:
+        return strip_mask(self.codes, self.cleaning.strip_chars)
+
+    @functools.cached_property
+    def word_runs(self) -> Spans:
+        return word_run_spans(self.text, self.words, self.is_strip, self.cleaning)
+
+    @functools.cached_property
+    def lexicon_hits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (overlapping) occurrence ``(phrase, start, end)`` of a phrase of ``lexicon.counts``
+        (whose matcher is built once per lexicon)."""
+        found = self.lexicon.counts.matcher.find_all(self.text)
+        hits = np.asarray(found, dtype=np.int64).reshape(-1, 3)
+        return hits[:, 0], hits[:, 1], hits[:, 2]
+
+    @functools.cached_property
+    def lexicon_matches(self) -> Spans:
+        """Every (overlapping) occurrence of a training-lexicon phrase."""
+        phrase, starts, ends = self.lexicon_hits
+        listed = self.lexicon.counts.is_listed[phrase]
+        return starts[listed], ends[listed]
+
+    @functools.cached_property
+    def decoded(self) -> Spans:
+        """The tagger's phrases, decoded as they are."""
+        return tagger_spans(self.text, self.probs, self.is_strip, self.cleaning)
+
+    @functools.cached_property
+    def permissive(self) -> Spans:
         """The tagger's phrases with ``P(O)`` scaled by ``candidate_o_scale``."""
-        return {p.text for p in decode_phrases(self.text, scale_o(self.probs, self.candidate_o_scale), self.cleaning)}
+        return tagger_spans(self.text, scale_o(self.probs, self.candidate_o_scale), self.is_strip, self.cleaning)
 
 
 @dataclass
 class Occurrences:
-    """Every occurrence of every candidate in the text: candidate ``k[j]`` is ``text[s[j]:e[j]]``;
-    ``count`` per candidate (each occurs at least once)."""
+    """Every occurrence of every candidate in the text: candidate ``k[j]`` (its number in
+    ``strings``) is ``text[s[j]:e[j]]``; ``count`` per candidate (each occurs at least once)."""
 
     inputs: TextInputs
-    candidates: list[str]
+    strings: CandidateStrings
     k: np.ndarray
     s: np.ndarray
     e: np.ndarray
     count: np.ndarray
 
     @property
+    def candidates(self) -> list[str]:
+        """The candidates' strings, by candidate number (written on first use)."""
+        return self.strings.strings
+
+    @property
     def c(self) -> int:
-        return len(self.candidates)
+        return len(self.strings)
+
+    def lexicon_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate, ``lexicon.listed`` and ``lexicon.occurs`` of its string (0 where absent):
+        a candidate with a count is a lexicon phrase, so one of the text's lexicon hits."""
+        phrase, starts, ends = self.inputs.lexicon_hits
+        phrase, first = np.unique(phrase, return_index=True)  # all hits of one phrase: one candidate
+        numbers = self.strings.numbers(starts[first], ends[first])
+        found = numbers >= 0
+        counts = self.inputs.lexicon.counts
+        listed, occurs = np.zeros(self.c), np.zeros(self.c)
+        listed[numbers[found]] = counts.listed[phrase[found]]
+        occurs[numbers[found]] = counts.occurs[phrase[found]]
+        return listed, occurs
+
+    def contains(self, spans: Spans) -> np.ndarray:
+        """Per candidate, 1.0 if it is the string of one of ``spans``, else 0.0."""
+        flags = np.zeros(self.c)
+        numbers = self.strings.numbers(*spans)
+        flags[numbers[numbers >= 0]] = 1.0
+        return flags
 
     @property
     def n(self) -> int:
@@ -71,7 +131,7 @@ class Occurrences:
 
     @functools.cached_property
     def placement(self) -> "Placement":
-        return Placement.of(self.k, self.s, self.e, self.c, self.n, self.inputs.words)
+        return Placement.of(self.k, self.s, self.e, self.strings.lengths, self.n, self.inputs.words)
 
     @functools.cached_property
     def rates(self) -> np.ndarray:
@@ -88,23 +148,31 @@ class Occurrences:
 class Placement:
     """How the occurrences ``(k, s, e)`` sit on the words: ``at_start``/``at_end`` flag the word
     boundaries (``n + 1`` positions); per occurrence its first and last word; per candidate
-    ``ref``, the occurrence that describes it: its first word-aligned one, else its first."""
+    ``first``/``last``, the first and last word of the occurrence that describes it: its first
+    word-aligned one, else its first."""
 
     at_start: np.ndarray
     at_end: np.ndarray
     aligned: np.ndarray
     first_word: np.ndarray
     last_word: np.ndarray
-    ref: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
 
     @classmethod
-    def of(cls, k: np.ndarray, s: np.ndarray, e: np.ndarray, c: int, n: int, words: Words) -> "Placement":
+    def of(cls, k: np.ndarray, s: np.ndarray, e: np.ndarray, lengths: np.ndarray, n: int,
+           words: Words) -> "Placement":
         at_start = np.zeros(n + 1, dtype=bool)
         at_end = np.zeros(n + 1, dtype=bool)
         at_start[words.starts] = True
         at_end[words.ends] = True
         aligned = at_start[s] & at_end[e]
-        order = np.lexsort((s, ~aligned, k))
-        _, first_of = np.unique(k[order], return_index=True)
+        # The describing occurrence is the one of least (not aligned, start): its start, offset
+        # past every start when not aligned, minimised per candidate (no sort of the occurrences).
+        ranked = np.where(aligned, s, s + n + 1)
+        best = np.full(len(lengths), 2 * n + 2, dtype=np.int64)
+        np.minimum.at(best, k, ranked)
+        ref_start = np.where(best > n, best - (n + 1), best)
         char_word = words.index_of_chars(n)
-        return cls(at_start, at_end, aligned, char_word[s], char_word[e - 1], order[first_of])
+        return cls(at_start, at_end, aligned, char_word[s], char_word[e - 1],
+                   char_word[ref_start], char_word[ref_start + lengths - 1])

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.lexicon.word_stats import (
@@ -22,6 +24,17 @@ from keyphrase_tagger.lexicon.word_stats import (
 from keyphrase_tagger.records import Document
 
 LEXICON_FILE = "lexicon.json"
+
+
+@dataclass(frozen=True)
+class PhraseCounts:
+    """Every phrase with a count in a lexicon, in one matcher, and its counts as arrays aligned with
+    ``matcher.phrases``: a text's phrases and their counts come from one scan, no lookup per string."""
+
+    matcher: PhraseMatcher
+    listed: np.ndarray  # float64, Lexicon.listed (0 where absent)
+    occurs: np.ndarray  # float64, Lexicon.occurs (0 where absent)
+    is_listed: np.ndarray  # bool: a phrase of Lexicon.phrases() (what Lexicon.matcher finds)
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,20 @@ class Lexicon:
     def matcher(self) -> PhraseMatcher:
         """A matcher over :meth:`phrases`, built once per lexicon: every document reuses it."""
         return PhraseMatcher(self.phrases())
+
+    @functools.cached_property
+    def counts(self) -> PhraseCounts:
+        """:class:`PhraseCounts` over the listed phrases and any others with an ``occurs`` count
+        (leave-one-out lexicons have some), built once per lexicon."""
+        extra = sorted(p for p, n in self.occurs.items() if n != 0 and p not in self.listed)
+        matcher = PhraseMatcher([*self.phrases(), *extra]) if extra else self.matcher
+        phrases = matcher.phrases
+        return PhraseCounts(
+            matcher,
+            np.fromiter((self.listed.get(p, 0) for p in phrases), dtype=np.float64, count=len(phrases)),
+            np.fromiter((self.occurs.get(p, 0) for p in phrases), dtype=np.float64, count=len(phrases)),
+            np.fromiter((p in self.listed for p in phrases), dtype=bool, count=len(phrases)),
+        )
 
     def save(self, directory: str | Path) -> None:
         data = {p: [self.listed[p], self.occurs.get(p, 0)] for p in sorted(self.listed)}

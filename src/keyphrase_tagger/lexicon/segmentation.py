@@ -19,6 +19,7 @@ cache files.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -53,10 +54,10 @@ def segment(text: str) -> Words:
     import rjieba  # imported here: only the rescorer and the word statistics need it
 
     pairs = rjieba.tag(text) if text else []
-    strings = tuple(w for w, _ in pairs)
-    lengths = np.fromiter((len(w) for w in strings), dtype=np.int64, count=len(strings))
+    strings, tags = tuple(zip(*pairs)) if pairs else ((), ())  # map() below: no Python loop per word
+    lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
     ends = np.cumsum(lengths)
     if len(text) != (int(ends[-1]) if len(ends) else 0):  # a bug in the segmenter, not the user's input
         raise AssertionError("segmentation does not tile the text")
-    pos = np.fromiter((_POS_ID.get(p, OTHER_POS) for _, p in pairs), dtype=np.int64, count=len(pairs))
+    pos = np.fromiter(map(_POS_ID.get, tags, repeat(OTHER_POS)), dtype=np.int64, count=len(tags))
     return Words(ends - lengths, ends, pos, strings)

@@ -4,10 +4,12 @@ covered it, or began or ended right beside it."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -62,12 +64,21 @@ class WordStats:
     def rates(self, strings: Sequence[str]) -> np.ndarray:
         """``(len(strings), len(STAT_KEYS))``: log(1 + occurrences), then the smoothed rate of each
         other key per occurrence (an unseen word gets 0.1)."""
+        row_of, table = self._rate_table
+        rows = np.fromiter(map(row_of.get, strings, repeat(len(table) - 1)), dtype=np.int64, count=len(strings))
+        return table[rows]
+
+    @functools.cached_property
+    def _rate_table(self) -> tuple[dict[str, int], np.ndarray]:
+        """The rates of every word, and of an unseen one (the last row), computed once per
+        statistics: a text's rates are then rows of it, one dictionary lookup per word."""
         width = len(STAT_KEYS)
-        table = np.array([self.counts.get(w, (0,) * width) for w in strings], dtype=np.float64).reshape(-1, width)
-        out = np.empty_like(table)
-        out[:, 0] = np.log1p(table[:, 0])
-        out[:, 1:] = (table[:, 1:] + 0.1) / (table[:, :1] + 1.0)
-        return out
+        words = list(self.counts)
+        counts = np.array([*(self.counts[w] for w in words), (0,) * width], dtype=np.float64).reshape(-1, width)
+        table = np.empty_like(counts)
+        table[:, 0] = np.log1p(counts[:, 0])
+        table[:, 1:] = (counts[:, 1:] + 0.1) / (counts[:, :1] + 1.0)
+        return {w: i for i, w in enumerate(words)}, table
 
     def without(self, own: Counter) -> "WordStats":
         """These statistics as if the document with counts ``own`` had not been seen."""
