@@ -167,6 +167,22 @@ def phrase_agreement(reference: list, other: list) -> float:
     return len(a & b) / max(1, len(a | b))
 
 
+def stage_times(extractor, texts: list[str], repeats: int) -> dict:
+    """Median seconds of the model's pass (``predict_probs``: windows, forward, merging) and of the
+    checkpoint's decision (candidates, features, rescorer) over ``texts``, and their ratio."""
+    forward, decision = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        probs = extractor.predict_probs(texts)
+        forward.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for text, p in zip(texts, probs):
+            extractor.decision.decide(text, p)
+        decision.append(time.perf_counter() - t0)
+    f, d = common.summary(forward)["median_s"], common.summary(decision)["median_s"]
+    return {"forward_s": f, "decision_s": d, "decision_over_forward": d / f, "decision": extractor.decision.describe()}
+
+
 def bench_workload(name, texts, methods, pipe, plain, repeats) -> dict:
     chars = sum(len(t) for t in texts)
     for _, extractor in methods:
@@ -241,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     plain = plain_text_aligns(methods[0][1], texts)
     workloads = [("corpus", texts), ("long document", ["".join(texts)])]
     results = [bench_workload(name, docs, methods, pipe, plain, args.repeats) for name, docs in workloads]
+    stages = stage_times(methods[0][1], texts, args.repeats)
 
     info = common.machine()
     print(f"Inference, checkpoint {checkpoint} ({common.machine_line(info)}, {load_at_start:.1f} at start); "
@@ -262,6 +279,8 @@ def main(argv: list[str] | None = None) -> None:
          "span agreement (same/ours|pipeline)", "span agreement where tags agree (same)", "phrases as fp32"],
         rows,
     )
+    print(f"corpus, {methods[0][0]}: model pass {stages['forward_s']:.2f} s, decision {stages['decision_s']:.2f} s "
+          f"({stages['decision_over_forward']:.2f} of the model pass; {stages['decision']})")
     verdicts = {}
     for label, _ in methods:
         worst = min(m["speedup"] for r in results for m in r["methods"] if m["method"] == label)
@@ -279,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
         "window": {"max_chars": methods[0][1].settings.max_chars, "stride": methods[0][1].settings.stride},
         "target_ratio": TARGET_RATIO,
         "targets": verdicts,
+        "stages": stages,
         "results": results,
     }, args.out_dir, args.label)
     print(f"wrote {path}")
