@@ -147,8 +147,11 @@ def test_sigint_while_kpt_predict_reads_its_input_ends_it_with_one_line(tmp_path
     # A FIFO as input: once our end opens, kpt-predict is inside the command, waiting for documents.
     fifo = tmp_path / "docs.txt"
     os.mkfifo(fifo)
+    # As from a terminal: a shell that runs the test suite in the background (`make test &`) leaves
+    # SIGINT ignored, the child would inherit that, and Python installs no Ctrl-C handler then.
     process = subprocess.Popen([str(BIN / "kpt-predict"), "checkpoint=ckpt", f"input={fifo}", "output=out.jsonl"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while True:
         try:
