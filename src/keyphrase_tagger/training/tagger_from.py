@@ -41,7 +41,10 @@ def run_data_settings(cfg: DictConfig) -> dict:
 
 def _same_corpus(here: str, there: str) -> bool:
     """The same corpus: the same path, or files with the same bytes (another clone's copy)."""
-    return here == there or (file_sha256(here) is not None and file_sha256(here) == file_sha256(there))
+    if here == there:
+        return True
+    digest = file_sha256(here)
+    return digest is not None and digest == file_sha256(there)
 
 
 def _first_difference(a: dict, b: dict, prefix: str = "data") -> str | None:
@@ -69,16 +72,18 @@ def resolve_tagger_from(cfg: DictConfig) -> Path:
         raise ConfigError(f"tagger_from={source}: no checkpoint there (a run's model/ directory, a run directory "
                           "or a sweep directory)")
     data = run_data_settings(cfg)
-    matching = [c for c in found if _first_difference(data, CheckpointSettings.load(c).data) is None]
+    settings = {c: CheckpointSettings.load(c) for c in found}
+    differences = {c: _first_difference(data, s.data) for c, s in settings.items()}
+    matching = [c for c in found if differences[c] is None]
     if not matching:
-        differs = _first_difference(data, CheckpointSettings.load(found[0]).data)
+        differs = differences[found[0]]
         what = f"{found[0]}: {differs}" if len(found) == 1 else f"none of its {len(found)} checkpoints (e.g. {differs})"
         raise ConfigError(f"tagger_from={source}: not trained on this run's data ({what}); "
                           "pass the data overrides it was trained with")
     if len(matching) > 1:
         raise ConfigError(f"tagger_from={source}: {len(matching)} checkpoints trained on this run's data; name one")
     checkpoint = matching[0]
-    saved = LexiconFeatureConfig.from_dict(CheckpointSettings.load(checkpoint).lexicon_features)
+    saved = LexiconFeatureConfig.from_dict(settings[checkpoint].lexicon_features)
     if saved != LexiconFeatureConfig.from_dict(OmegaConf.to_container(cfg.features, resolve=True)):
         raise ConfigError(f"tagger_from={checkpoint}: its tagger reads lexicon features {saved.to_dict()}, this "
                           "run's features config differs (features=... as it was trained)")
