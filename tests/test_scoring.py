@@ -83,3 +83,28 @@ def test_per_document_rows_carry_the_lists_their_scores_come_from():
     tp = sum(len(set(r["predicted"]) & set(r["gold"])) for r in rows)
     assert micro == prf(tp, sum(len(r["predicted"]) for r in rows), sum(len(r["gold"]) for r in rows))
     assert report["n_documents"] == 3
+
+
+def test_entity_scores_counted_in_pieces_are_seqevals_over_the_whole_text(monkeypatch):
+    """A long text's tags are handed to seqeval a piece at a time, cut only where no entity of
+    either side crosses; the scores are seqeval's own over the whole sequence."""
+    from seqeval.metrics import f1_score, precision_score, recall_score
+    from seqeval.scheme import IOB2
+
+    import keyphrase_tagger.evaluation.scoring as scoring
+
+    monkeypatch.setattr(scoring, "ENTITY_PIECE_CHARS", 16)
+    rng = np.random.default_rng(0)
+    gold = rng.choice(3, size=2000, p=[0.5, 0.2, 0.3]).astype(np.int8)
+    pred = np.where(rng.random(2000) < 0.8, gold, rng.choice(3, size=2000)).astype(np.int8)
+    gold[300:360] = [1] + [2] * 59  # an entity longer than a piece
+    pieces = list(scoring.entity_pieces(gold, pred))
+    assert pieces[0][0] == 0 and pieces[-1][1] == 2000 and len(pieces) > 100
+    assert all(a < b and (b == 2000 or (gold[b] != 2 and pred[b] != 2)) for a, b in pieces)
+    text = "数" * 2000
+    report = score_documents([Document("d0", text, ())], [gold], [np.eye(3, dtype=np.float32)[pred]], CLEANING)
+    names = ["O", "B-KP", "I-KP"]
+    g, p = [[names[t] for t in gold]], [[names[t] for t in pred]]
+    kw = {"mode": "strict", "scheme": IOB2, "zero_division": 0}
+    assert report["entity"] == {"precision": precision_score(g, p, **kw), "recall": recall_score(g, p, **kw),
+                                "f1": f1_score(g, p, **kw)}

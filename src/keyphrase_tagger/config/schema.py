@@ -160,6 +160,7 @@ class EvaluateSchema:
     output_dir: Path | None
     device: Device
     batch_size: int = bounded(ge=1)
+    chunk_chars: int | None = bounded(ge=1)
     precision: Literal[PRECISIONS]
     verbose: bool
 
@@ -172,6 +173,7 @@ class PredictSchema:
     format: str
     device: Device
     batch_size: int = bounded(ge=1)
+    chunk_chars: int | None = bounded(ge=1)
     precision: Literal[PRECISIONS]
     documents_per_chunk: int = bounded(ge=1)
     min_score: float = bounded(ge=0, le=1)  # phrase scores are probabilities

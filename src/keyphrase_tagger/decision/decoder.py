@@ -26,7 +26,7 @@ move with it) and dropped if what is left is rejected (empty, too short, a stop 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +92,26 @@ def occurrences_decided(n_chars: int, starts: np.ndarray, ends: np.ndarray, scor
     return Decided(tags, tuple(zip(starts[keep].tolist(), ends[keep].tolist(), scores[keep].tolist())))
 
 
+def cleaned_phrases(text: str, decided: Decided | np.ndarray, cleaning: CleaningConfig,
+                    min_score: float = 0.0) -> Iterator[Phrase]:
+    """The phrases :func:`decode_phrases` keeps before ``unique`` and ``top_k``, one at a time (a
+    caller that wants only the distinct strings of a long text need not hold them all)."""
+    if not isinstance(decided, Decided):
+        if len(text) != decided.shape[0]:
+            raise ValueError(f"probabilities for {decided.shape[0]} characters, text has {len(text)}")
+        decided = argmax_decided(decided)
+    elif len(text) != len(decided.tags):
+        raise ValueError(f"tags for {len(decided.tags)} characters, text has {len(text)}")
+    for s, e, score in decided.spans:
+        s, e = strip_span(text, s, e, cleaning.strip_chars)
+        piece = text[s:e]
+        if reject_reason(piece, cleaning) is not None:
+            continue
+        score = float(min(1.0, max(0.0, score)))
+        if score >= min_score:
+            yield Phrase(piece, s, e, score)
+
+
 def decode_phrases(
     text: str,
     decided: Decided | np.ndarray,
@@ -106,21 +126,7 @@ def decode_phrases(
     ``unique=True`` keeps one entry per distinct phrase (its best-scoring occurrence);
     ``top_k`` keeps the ``k`` best-scoring entries; ``min_score`` drops entries below it.
     """
-    if not isinstance(decided, Decided):
-        if len(text) != decided.shape[0]:
-            raise ValueError(f"probabilities for {decided.shape[0]} characters, text has {len(text)}")
-        decided = argmax_decided(decided)
-    elif len(text) != len(decided.tags):
-        raise ValueError(f"tags for {len(decided.tags)} characters, text has {len(text)}")
-    phrases: list[Phrase] = []
-    for s, e, score in decided.spans:
-        s, e = strip_span(text, s, e, cleaning.strip_chars)
-        piece = text[s:e]
-        if reject_reason(piece, cleaning) is not None:
-            continue
-        score = float(min(1.0, max(0.0, score)))
-        if score >= min_score:
-            phrases.append(Phrase(piece, s, e, score))
+    phrases = list(cleaned_phrases(text, decided, cleaning, min_score))
     if unique:
         best: dict[str, Phrase] = {}
         for p in phrases:

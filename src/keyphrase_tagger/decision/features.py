@@ -40,6 +40,11 @@ class Features:
         """Where the dense columns and the blocks are: the same for every text of a set of groups."""
         return self.dense_at, tuple((first, width) for first, width, _ in self.one_hot)
 
+    def rows(self, start: int, stop: int) -> "Features":
+        """Candidates ``start:stop`` only (views of the arrays, no copy)."""
+        return Features(self.dense[start:stop], self.dense_at,
+                        tuple((first, width, ids[start:stop]) for first, width, ids in self.one_hot), self.width)
+
     def matrix(self) -> np.ndarray:
         """The full ``(candidates, width)`` matrix."""
         x = np.zeros((len(self.dense), self.width))
@@ -71,6 +76,9 @@ class Features:
 # multiply-adds, under the 262,144 (65536 x GEMM_MULTITHREAD_THRESHOLD 4) from which OpenBLAS
 # hands a product to its threads.
 PRODUCT_ROWS = 64
+# Candidates scored at a time (a multiple of PRODUCT_ROWS, so the products are the same): the
+# hidden layer's floats of a block, not of all a long text's candidates, are held at once.
+BLOCK_ROWS = 256 * PRODUCT_ROWS
 
 
 def stacked_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.candidates import candidate_features, described_candidates, feature_names
 from keyphrase_tagger.decision.decoder import Decided, occurrences_decided
-from keyphrase_tagger.decision.features import Features, FirstLayer, Layout
+from keyphrase_tagger.decision.features import BLOCK_ROWS, Features, FirstLayer, Layout
 from keyphrase_tagger.decision.spans import no_spans
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.lexicon.lexicon import Lexicon
@@ -105,19 +105,19 @@ class Rescorer:
         return {}
 
     def factored_probabilities(self, features: Features) -> np.ndarray:
-        """:meth:`probabilities` of ``features.matrix()``, without writing the matrix (``features.py``)."""
+        """:meth:`probabilities` of ``features.matrix()``, without writing the matrix (``features.py``),
+        :data:`~keyphrase_tagger.decision.features.BLOCK_ROWS` candidates at a time."""
         mean, scale, hidden, hidden_bias, output = self._weights
         layer = self._first_layers.get(features.layout)
         if layer is None:  # built once per rescorer: the layout is that of its groups
             weights, bias = (hidden, hidden_bias) if self.hidden else (output[None, :], np.zeros(1))
             layer = self._first_layers[features.layout] = FirstLayer(mean, scale, weights, bias, features.layout)
-        z = layer(features)
-        if self.hidden:
+        logit = np.empty(len(features.dense))
+        for start in range(0, len(logit), BLOCK_ROWS):
+            z = layer(features.rows(start, start + BLOCK_ROWS))
             # einsum, not ``@ output``: a matrix-vector product hands a few hundred microseconds
             # of work to BLAS threads, which on a busy machine wait for a core.
-            logit = np.einsum("ij,j->i", np.tanh(z, out=z), output)
-        else:
-            logit = z[:, 0]
+            logit[start : start + len(z)] = np.einsum("ij,j->i", np.tanh(z, out=z), output) if self.hidden else z[:, 0]
         return 1.0 / (1.0 + np.exp(-(logit + self.output_bias)))
 
     def with_threshold(self, threshold: float) -> "Rescorer":

@@ -48,7 +48,7 @@ def calibration_documents(train_data_cfg: dict) -> list[Document]:
 
 def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str | None = None,
                  device: str = "auto", batch_size: int = 32, on_missing_phrase: str | None = None,
-                 precision: str = "fp32") -> dict:
+                 precision: str = "fp32", chunk_chars: int | None = None) -> dict:
     """The report dictionary (see README, "Evaluation") for ``checkpoint`` on ``split``.
 
     The gold lists get the checkpoint's cleaning; ``split`` other than ``all`` rebuilds the
@@ -80,8 +80,9 @@ def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str |
         validation = [d.document for d in prepared.split("validation")]
 
     extractor = KeyphraseExtractor.from_pretrained(checkpoint, device=device, batch_size=batch_size,
-                                                   precision=precision)
-    predictions = extractor.predict([d.text for d in documents])
+                                                   precision=precision, chunk_chars=chunk_chars)
+    # Each document's prediction is scored and dropped before the next is decided.
+    predictions = extractor.iter_predict([d.text for d in documents])
     report = score_documents(documents, [d.tags for d in labeled], predictions, settings.cleaning)
     baselines = baseline_reports(lexicon, documents, validation)
     gold = [row["gold"] for row in report["per_document"]]
@@ -147,7 +148,8 @@ def evaluate(cfg: DictConfig) -> dict:
     # Before the model runs: a directory that cannot take the report fails the command at once.
     check_replaceable_directory(output_dir, EVALUATION_REPORT, "output_dir", report_inputs(cfg.checkpoint, corpus))
     report = build_report(cfg.checkpoint, cfg.split, corpus, cfg.device, int(cfg.batch_size),
-                          on_missing_phrase=OmegaConf.select(cfg, "data.on_missing_phrase"), precision=cfg.precision)
+                          on_missing_phrase=OmegaConf.select(cfg, "data.on_missing_phrase"), precision=cfg.precision,
+                          chunk_chars=cfg.chunk_chars)
     out = write_report(report, output_dir)
     print(f"{report['n_documents']} documents, split {report['split']} of {report['corpus_path']}")
     print(headline(report))

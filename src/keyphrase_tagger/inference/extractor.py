@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from numbers import Integral
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from keyphrase_tagger.checkpoint import (
 from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.decoder import Decided, decode_phrases
 from keyphrase_tagger.decision.kinds import load_decision
+from keyphrase_tagger.decision.pieces import decide_in_pieces
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.inference.precision import apply_precision, check_precision
 from keyphrase_tagger.lexicon.lexicon import Lexicon
@@ -48,6 +49,15 @@ def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
         raise ConfigError(f"device={device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return resolved
+
+
+def check_chunk_chars(chunk_chars: object) -> int | None:
+    """``chunk_chars`` (the decision's piece of a long text) as ``None`` or an int >= 1; else :class:`ConfigError`."""
+    if chunk_chars is None:
+        return None
+    if isinstance(chunk_chars, bool) or not isinstance(chunk_chars, Integral) or chunk_chars < 1:
+        raise ConfigError(f"chunk_chars={chunk_chars!r}: must be null or an integer >= 1 (characters per decided piece)")
+    return int(chunk_chars)
 
 
 def check_batch_size(batch_size: object) -> int:
@@ -101,18 +111,21 @@ class KeyphraseExtractor:
 
     def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto",
                  batch_size: int = PREDICT_BATCH_SIZE, featurizer: LexiconFeaturizer | None = None,
-                 decision: Decision | None = None, crf: LinearChainCRF | None = None) -> None:
+                 decision: Decision | None = None, crf: LinearChainCRF | None = None,
+                 chunk_chars: int | None = None) -> None:
         """Wrap loaded parts: a ``transformers`` token-classification ``model`` and its ``tokenizer``,
         the checkpoint's ``settings``, the ``featurizer`` of its lexicon input features (``None``:
         the model reads none), its ``decision`` (``None``: the one ``settings`` stores, which
         must not need the training lexicon) and, where ``settings.head`` is ``crf``, its ``crf``
-        (:func:`~keyphrase_tagger.tagger.crf.load_crf`). ``device`` and ``batch_size`` as in
-        :meth:`from_pretrained`."""
+        (:func:`~keyphrase_tagger.tagger.crf.load_crf`). ``device``, ``batch_size`` and
+        ``chunk_chars`` as in :meth:`from_pretrained`."""
         if (crf is not None) != (settings.head == "crf"):
             raise ConfigError(f"settings.head is {settings.head!r} and a CRF was {'' if crf is not None else 'not '}"
                               "given: a 'crf' head needs the checkpoint's CRF (tagger.crf.load_crf), a softmax none")
         self.device = resolve_device(device)
         self.batch_size = check_batch_size(batch_size)
+        #: Texts longer than this are decided piece by piece (``decision/pieces.py``); ``None``: whole.
+        self.chunk_chars = check_chunk_chars(chunk_chars)
         self.model = model.to(self.device).eval()
         #: The CRF over the model's logits (``head: crf``), else ``None``: a softmax per character.
         self.crf = crf.float().to(self.device).eval() if crf is not None else None
@@ -125,7 +138,7 @@ class KeyphraseExtractor:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = PREDICT_BATCH_SIZE,
-                        precision: str = "fp32") -> "KeyphraseExtractor":
+                        precision: str = "fp32", chunk_chars: int | None = None) -> "KeyphraseExtractor":
         """Load a checkpoint directory (a run's ``model/``, e.g. ``outputs/default/latest/model``).
 
         Args:
@@ -137,13 +150,19 @@ class KeyphraseExtractor:
             precision: the tagger's forward pass: ``"fp32"`` (as trained), ``"bf16"`` (bfloat16
                 weights; CPUs with AVX512_BF16 or AMX, or CUDA) or ``"int8"`` (int8 Linear layers,
                 CPU only); see :mod:`~keyphrase_tagger.inference.precision`.
+            chunk_chars: ``None`` (every text decided whole) or an integer >= 1: a longer text is
+                decided in pieces of at most this many characters, so the decision's memory is
+                bounded by a piece, its features then being those of the piece
+                (:mod:`~keyphrase_tagger.decision.pieces`); ``kpt-predict`` and ``kpt-evaluate``
+                take it from their configs.
 
         Returns:
             The extractor, its model in evaluation mode on ``device``.
 
         Raises:
             ConfigError: ``device`` is not a device of this machine, ``batch_size`` is not an
-                integer >= 1, or ``precision`` is unknown or not available on ``device``.
+                integer >= 1, ``chunk_chars`` is neither ``None`` nor one, or ``precision`` is
+                unknown or not available on ``device``.
             CheckpointError: a part of the checkpoint is missing, damaged or does not fit the rest
                 (:func:`~keyphrase_tagger.checkpoint.validate_checkpoint`); the message names the file.
 
@@ -152,6 +171,7 @@ class KeyphraseExtractor:
         """
         device = resolve_device(device)
         batch_size = check_batch_size(batch_size)
+        chunk_chars = check_chunk_chars(chunk_chars)
         precision = check_precision(precision, device)
         settings = validate_checkpoint(path)
         from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -168,7 +188,7 @@ class KeyphraseExtractor:
         crf = load_crf(path) if settings.head == "crf" else None
         model = apply_precision(model.eval(), precision)
         return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer,
-                   decision=decision, crf=crf)
+                   decision=decision, crf=crf, chunk_chars=chunk_chars)
 
     def predict_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Per text (a sequence of str, not a str), the model's ``(len(text), 3)`` float32 tag
@@ -201,8 +221,17 @@ class KeyphraseExtractor:
         Raises:
             TypeError, ValueError: as :meth:`predict_probs`.
         """
+        return list(self.iter_predict(texts))
+
+    def iter_predict(self, texts: Sequence[str]) -> Iterator[Decided]:
+        """:meth:`predict`, one text's result at a time (the model runs over all ``texts`` first),
+        so that a caller can write each out before the next is decided."""
         texts = checked_texts(texts)
-        return [self.decision.decide(t, p) for t, p in zip(texts, self.predict_probs(texts))]
+        probs = self.predict_probs(texts)
+        strip_chars = self.settings.cleaning.strip_chars
+        for k, text in enumerate(texts):
+            text_probs, probs[k] = probs[k], None  # each text's probabilities freed once decided
+            yield decide_in_pieces(self.decision, text, text_probs, self.chunk_chars, strip_chars)
 
     def extract(self, text: str, **options) -> list[Phrase]:
         """The keyphrases of one text.
@@ -245,5 +274,12 @@ class KeyphraseExtractor:
                 an unknown option is passed.
             ValueError: a text holds a lone surrogate (named by its index).
         """
+        return list(self.iter_extract(texts, **options))
+
+    def iter_extract(self, texts: Iterable[str], **options) -> Iterator[list[Phrase]]:
+        """:meth:`extract_many`, one text's phrases at a time, in the order of ``texts``: the model
+        runs over all ``texts`` first, then each text is decided and decoded as it is asked for."""
         texts = checked_texts(texts)
-        return [decode_phrases(t, p, self.settings.cleaning, **options) for t, p in zip(texts, self.predict(texts))]
+        cleaning = self.settings.cleaning
+        for text, decided in zip(texts, self.iter_predict(texts)):
+            yield decode_phrases(text, decided, cleaning, **options)

@@ -48,13 +48,14 @@ def predict(cfg: DictConfig) -> int:
 
     quiet_libraries(bool(cfg.get("verbose", False)))  # stderr keeps one bar: documents, not weight loading
     extractor = KeyphraseExtractor.from_pretrained(cfg.checkpoint, device=cfg.device, batch_size=cfg.batch_size,
-                                                   precision=cfg.precision)
+                                                   precision=cfg.precision, chunk_chars=cfg.chunk_chars)
     chunk = cfg.documents_per_chunk
     with open_output(str(cfg.output)) as out, tqdm(total=len(docs), unit="doc", file=sys.stderr,
                                                    disable=len(docs) < 2 or None) as bar:
         for i in range(0, len(docs), chunk):
             part = docs[i : i + chunk]
-            for (doc_id, _), phrases in zip(part, extractor.extract_many([t for _, t in part], **options)):
+            # Each document's line is written as soon as it is decided: no chunk's phrases are held at once.
+            for (doc_id, _), phrases in zip(part, extractor.iter_extract([t for _, t in part], **options)):
                 out.write(result_line(doc_id, phrases) + "\n")
-            bar.update(len(part))
+                bar.update(1)
     return len(docs)
