@@ -200,6 +200,23 @@ def test_a_batch_size_that_is_not_a_positive_integer_is_refused(stub_tokenizer, 
         stub_extractor(stub_tokenizer, max_chars=10, stride=4, batch_size=batch_size)
 
 
+@pytest.mark.parametrize("chunk_chars", [0, -1, 2.5, True, "8"])
+def test_a_chunk_size_that_is_neither_null_nor_a_positive_integer_is_refused(stub_tokenizer, tmp_path, chunk_chars):
+    with pytest.raises(ConfigError, match="chunk_chars="):
+        KeyphraseExtractor.from_pretrained(tmp_path, chunk_chars=chunk_chars)  # before any file is read
+
+
+def test_a_long_text_decided_in_pieces_gives_the_phrases_of_the_whole_where_phrases_are_local(stub_tokenizer):
+    """The stub's phrases are runs of characters (an argmax decision, nothing document-level), so
+    cutting the text after its punctuation changes none of them."""
+    text = "".join(FILLER[: 1 + (k * 7) % 13] + PHRASE + "，" for k in range(60))
+    whole = stub_extractor(stub_tokenizer, max_chars=16, stride=6)
+    in_pieces = stub_extractor(stub_tokenizer, max_chars=16, stride=6)
+    in_pieces.chunk_chars = 40
+    assert len(text) > 10 * in_pieces.chunk_chars
+    assert in_pieces.extract(text) == whole.extract(text) and len(whole.extract(text)) == 60
+
+
 def test_loading_with_a_bad_batch_size_is_refused_before_the_model_loads(tmp_path):
     # The directory is no checkpoint at all: the batch size is judged first.
     with pytest.raises(ConfigError, match="batch_size=-1"):

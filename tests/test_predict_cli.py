@@ -183,3 +183,29 @@ def assert_one_line_error(result: subprocess.CompletedProcess, message: str) -> 
     assert re.search(message, lines[0]), lines[0]
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_each_document_is_written_before_the_next_is_decided(smoke_checkpoint, tmp_path, monkeypatch):
+    """Lines stream out: when a document is decided, every document before it is on the output
+    already, even within one chunk of ``documents_per_chunk``."""
+    import io
+
+    from keyphrase_tagger.decision.kinds import DECISIONS
+
+    (tmp_path / "docs.txt").write_text("\n".join(DOCS) + "\n", encoding="utf-8")
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    lines_when_decided = []
+    for kind in DECISIONS.values():
+        decide = kind.decide
+
+        def recording(self, text, probs, decide=decide):
+            lines_when_decided.append(out.getvalue().count("\n"))
+            return decide(self, text, probs)
+
+        monkeypatch.setattr(kind, "decide", recording)
+    cfg = compose("predict", [f"checkpoint={smoke_checkpoint}", f"input={tmp_path / 'docs.txt'}", "output=-",
+                              "device=cpu", "documents_per_chunk=256"])
+    assert predict(cfg) == len(DOCS)
+    assert lines_when_decided == list(range(len(DOCS)))
+    assert len(read_jsonl(out.getvalue())) == len(DOCS)
