@@ -46,6 +46,7 @@ benchmark: install
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_flops.py
 	$(BIN)/python benchmarks/bench_prepare.py
+	$(BIN)/python benchmarks/bench_memory.py
 
 clean:
 	rm -rf outputs multirun data/processed .pytest_cache
