@@ -46,11 +46,15 @@ import os
 import time
 
 import common
-import numpy as np
+from agreement import agreement, phrase_agreement
 
 from keyphrase_tagger.decision.decoder import decode_phrases
 
-TARGET_RATIO = 5.0
+# The targets reported (never asserted): fp32 extract_many against the pipeline, a reduced-precision
+# mode against the pipeline (with its phrases as fp32's), extract_many against a bare forward pass
+# of the same batches, and the decision's time against the model pass.
+TARGETS = {"fp32_vs_pipeline": 3.0, "reduced_vs_pipeline": 5.0, "phrases_as_fp32": 0.99,
+           "extract_over_bare_forward": 1.15, "decision_over_forward": 0.15}
 
 
 def make_pipeline(extractor):
@@ -79,99 +83,39 @@ def run_pipeline(pipe, texts: list[str], plain: bool) -> list[list[dict]]:
     return pipe([list(t) for t in texts], is_split_into_words=True, delimiter="")
 
 
-def tags_from_groups(length: int, groups: list[dict]) -> np.ndarray:
-    from keyphrase_tagger.records import B, I, O
+def padded_batches(extractor, texts: list[str]) -> list[dict]:
+    """The model inputs ``predict_probs`` builds for ``texts``: the same windows, sorted by length
+    and cut into batches of the extractor's batch size, padded, as tensors."""
+    from keyphrase_tagger.tagger.inputs import pad_rows, plan_windows, reads_token_types, text_rows
 
-    tags = np.full(length, O, dtype=np.int8)
-    for g in groups:
-        tags[int(g["start"])] = B
-        tags[int(g["start"]) + 1 : int(g["end"])] = I
-    return tags
-
-
-def tags_from_probs(probs: np.ndarray) -> np.ndarray:
-    """Argmax tags, an orphan I (after O) read as B: the pipeline's grouping rule, written out here
-    independently of ``data.labeling.tags_to_spans`` so that the comparison also checks the decoder."""
-    from keyphrase_tagger.records import B, I, O
-
-    tags = probs.argmax(axis=-1).astype(np.int8)
-    prev = np.concatenate([[O], tags[:-1]])
-    tags[(tags == I) & (prev == O)] = B
-    return tags
-
-
-def raw_spans(tags: np.ndarray) -> list[tuple[int, int]]:
-    """B starts a span, the I that follow extend it (tags already have no orphan I)."""
-    from keyphrase_tagger.records import B, I
-
-    starts = np.flatnonzero(tags == B).tolist()
-    spans = []
-    for s in starts:
-        e = s + 1
-        while e < len(tags) and tags[e] == I:
-            e += 1
-        spans.append((s, e))
-    return spans
-
-
-def clean(text: str, spans, cleaning) -> dict[tuple[int, int], tuple[int, int]]:
-    """Cleaned span -> the untrimmed span it came from, for spans the cleaning keeps."""
-    from keyphrase_tagger.data.cleaning import reject_reason, strip_span
-
-    out = {}
-    for s, e in spans:
-        cs, ce = strip_span(text, s, e, cleaning.strip_chars)
-        if reject_reason(text[cs:ce], cleaning) is None:
-            out[(cs, ce)] = (s, e)
-    return out
-
-
-def agreement(texts, phrases, probs, outputs, cleaning) -> dict:
-    """Tag and span agreement between one extractor and the pipeline (see the module docstring)."""
-    chars = same_chars = 0
-    n_ours = n_theirs = same = 0
-    st = {"ours": 0, "theirs": 0, "same": 0}
-    for text, doc_phrases, p, groups in zip(texts, phrases, probs, outputs):
-        ours_tags, their_tags = tags_from_probs(p), tags_from_groups(len(text), groups)
-        equal = ours_tags == their_tags
-        chars, same_chars = chars + len(text), same_chars + int(equal.sum())
-        ours = {(ph.start, ph.end) for ph in doc_phrases}
-        theirs = clean(text, ((int(g["start"]), int(g["end"])) for g in groups), cleaning)
-        ours_raw = clean(text, raw_spans(ours_tags), cleaning)
-
-        def same_tags(raw: tuple[int, int] | None) -> bool:
-            return raw is not None and bool(equal[max(0, raw[0] - 1) : raw[1] + 1].all())
-
-        n_ours, n_theirs, same = n_ours + len(ours), n_theirs + len(theirs), same + len(ours & set(theirs))
-        # An extractor span with no untrimmed span under its tags counts as decoded on the same tags:
-        # then it can only be a decoder error, and it must show up as a disagreement.
-        ours_st = {s for s in ours if ours_raw.get(s) is None or same_tags(ours_raw[s])}
-        theirs_st = {s for s, raw in theirs.items() if same_tags(raw)}
-        st["ours"], st["theirs"] = st["ours"] + len(ours_st), st["theirs"] + len(theirs_st)
-        st["same"] += len(ours_st & theirs_st)
-    jaccard = lambda x, y, z: z / (x + y - z) if x + y - z else 1.0  # noqa: E731
-    return {
-        "tag_agreement": same_chars / chars if chars else 1.0,
-        "extractor_spans": n_ours,
-        "pipeline_spans": n_theirs,
-        "identical_spans": same,
-        "span_agreement": jaccard(n_ours, n_theirs, same),
-        "where_tags_agree": {**st, "span_agreement": jaccard(st["ours"], st["theirs"], st["same"])},
-    }
-
-
-def phrase_agreement(reference: list, other: list) -> float:
-    """Fraction of the phrases (document, start, end) of either that both return: 1.0 when identical."""
-    a = {(d, p.start, p.end) for d, phrases in enumerate(reference) for p in phrases}
-    b = {(d, p.start, p.end) for d, phrases in enumerate(other) for p in phrases}
-    return len(a & b) / max(1, len(a | b))
+    settings = extractor.settings
+    windows = plan_windows([len(t) for t in texts], settings.max_chars, settings.stride)
+    types = [extractor.featurizer.type_ids(t) for t in texts] if extractor.featurizer is not None else None
+    rows = text_rows(texts, extractor.encoder, windows, types)
+    order = sorted(range(len(windows)), key=lambda i: windows[i].start - windows[i].end)
+    token_types = reads_token_types(extractor.model)
+    return [pad_rows(rows(order[b : b + extractor.batch_size]), extractor.encoder.pad_id, extractor.device, token_types)
+            for b in range(0, len(order), extractor.batch_size)]
 
 
 def stage_times(extractor, texts: list[str], repeats: int) -> dict:
-    """Median seconds of the model's pass (``predict_probs``: windows, forward, merging) and of the
-    checkpoint's decision (candidates, features, rescorer) over ``texts``, and their ratio."""
-    forward, decision = [], []
+    """Median seconds over ``texts`` of: ``extract_many``; a bare forward pass of the model over the
+    same padded batches (built beforehand, untimed: no windowing, merging or decision); the
+    model's pass as ``predict_probs`` makes it (windows, forward, merging); the checkpoint's
+    decision (candidates, features, rescorer); and their ratios."""
+    import torch
+
+    batches = padded_batches(extractor, texts)
+    extract, bare, forward, decision = [], [], [], []
     for _ in range(repeats):
+        t0 = time.perf_counter()
+        extractor.extract_many(texts)
+        extract.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            for batch in batches:
+                extractor.model(**batch)
+        bare.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         probs = extractor.predict_probs(texts)
         forward.append(time.perf_counter() - t0)
@@ -179,8 +123,10 @@ def stage_times(extractor, texts: list[str], repeats: int) -> dict:
         for text, p in zip(texts, probs):
             extractor.decision.decide(text, p)
         decision.append(time.perf_counter() - t0)
-    f, d = common.summary(forward)["median_s"], common.summary(decision)["median_s"]
-    return {"forward_s": f, "decision_s": d, "decision_over_forward": d / f, "decision": extractor.decision.describe()}
+    x, b, f, d = (common.summary(t)["median_s"] for t in (extract, bare, forward, decision))
+    return {"extract_many_s": x, "bare_forward_s": b, "forward_s": f, "decision_s": d,
+            "extract_over_bare_forward": x / b, "decision_over_forward": d / f, "decision_over_bare_forward": d / b,
+            "batch_size": extractor.batch_size, "batches": len(batches), "decision": extractor.decision.describe()}
 
 
 def bench_workload(name, texts, methods, pipe, plain, repeats) -> dict:
@@ -279,16 +225,27 @@ def main(argv: list[str] | None = None) -> None:
          "span agreement (same/ours|pipeline)", "span agreement where tags agree (same)", "phrases as fp32"],
         rows,
     )
-    print(f"corpus, {methods[0][0]}: model pass {stages['forward_s']:.2f} s, decision {stages['decision_s']:.2f} s "
-          f"({stages['decision_over_forward']:.2f} of the model pass; {stages['decision']})")
+    print(f"corpus, {methods[0][0]}: extract_many {stages['extract_many_s']:.2f} s = "
+          f"{stages['extract_over_bare_forward']:.2f}x a bare forward over the same batches "
+          f"({stages['bare_forward_s']:.2f} s); model pass {stages['forward_s']:.2f} s, decision "
+          f"{stages['decision_s']:.2f} s ({stages['decision_over_forward']:.2f} of the model pass; {stages['decision']})")
     verdicts = {}
     for label, _ in methods:
-        worst = min(m["speedup"] for r in results for m in r["methods"] if m["method"] == label)
-        exact = all(m["agreement"]["where_tags_agree"]["span_agreement"] == 1.0
-                    for r in results for m in r["methods"] if m["method"] == label)
-        verdicts[label] = {"worst_speedup": worst, "met": worst >= TARGET_RATIO, "same_spans_where_tags_agree": exact}
-        print(f"target >= {TARGET_RATIO:g}x the pipeline, {label}: {'met' if worst >= TARGET_RATIO else 'NOT met'} "
-              f"(worst {worst:.1f}x); same spans where tags agree: {'yes' if exact else 'NO'}")
+        rows_of = [m for r in results for m in r["methods"] if m["method"] == label]
+        worst = min(m["speedup"] for m in rows_of)
+        agree = min(m["phrases_identical_to_fp32"] for m in rows_of)
+        reduced = "precision=" in label
+        target = TARGETS["reduced_vs_pipeline" if reduced else "fp32_vs_pipeline"]
+        met = worst >= target and (not reduced or agree >= TARGETS["phrases_as_fp32"])
+        exact = all(m["agreement"]["where_tags_agree"]["span_agreement"] == 1.0 for m in rows_of)
+        verdicts[label] = {"worst_speedup": worst, "target": target, "phrases_as_fp32": agree, "met": met,
+                           "same_spans_where_tags_agree": exact}
+        print(f"target >= {target:g}x the pipeline{' with >= 99% of phrases as fp32' if reduced else ''}, {label}: "
+              f"{'met' if met else 'NOT met'} (worst {worst:.1f}x, phrases as fp32 {agree:.4f}); "
+              f"same spans where tags agree: {'yes' if exact else 'NO'}")
+    for key in ("extract_over_bare_forward", "decision_over_forward"):
+        verdicts[key] = {"value": stages[key], "target": TARGETS[key], "met": stages[key] <= TARGETS[key]}
+        print(f"target {key} <= {TARGETS[key]:g}: {'met' if verdicts[key]['met'] else 'NOT met'} ({stages[key]:.2f})")
     path = common.write_result("inference", {
         "checkpoint": str(checkpoint),
         "corpus": str(args.corpus),
@@ -296,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         "load_average_at_start": load_at_start,
         "pipeline_input": "text" if plain else "characters",
         "window": {"max_chars": methods[0][1].settings.max_chars, "stride": methods[0][1].settings.stride},
-        "target_ratio": TARGET_RATIO,
+        "target_ratios": TARGETS,
         "targets": verdicts,
         "stages": stages,
         "results": results,

@@ -256,7 +256,10 @@ def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict)
 def _check_rescorer_shapes(path: Path, rescorer) -> None:
     """The saved rescorer's weights fit its features (else the settings file is damaged)."""
     from keyphrase_tagger.decision.candidates import feature_names
+    from keyphrase_tagger.decision.gbdt import GbdtRescorer
 
+    if isinstance(rescorer, GbdtRescorer):
+        return  # its booster's width was checked as it loaded
     n = len(feature_names(rescorer.groups))
     width = len(rescorer.hidden) or n
     if not (len(rescorer.mean) == len(rescorer.scale) == n and len(rescorer.output) == width

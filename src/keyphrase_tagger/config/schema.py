@@ -21,7 +21,7 @@ from typing import Any, Literal
 from keyphrase_tagger.checkpoint import HEADS
 from keyphrase_tagger.config.checking import bounded
 from keyphrase_tagger.decision.candidates import GROUPS
-from keyphrase_tagger.decision.fit import DECISION_KINDS
+from keyphrase_tagger.decision.fit import DECISION_KINDS, RESCORE_MODELS
 from keyphrase_tagger.inference.precision import PRECISIONS
 from keyphrase_tagger.training.arguments import TRAINER_BOUNDS
 
@@ -71,6 +71,19 @@ class FeaturesSchema:
 
 
 @dataclass
+class GbdtSchema:
+    """``decision.rescore_gbdt``: LightGBM's parameters of these names (``decision/gbdt.py``)."""
+
+    num_boost_round: int = bounded(ge=1)
+    learning_rate: float = bounded(gt=0)
+    num_leaves: int = bounded(ge=2)
+    min_data_in_leaf: int = bounded(ge=1)
+    feature_fraction: float = bounded(gt=0, le=1)
+    lambda_l2: float = bounded(ge=0)
+    seed: int
+
+
+@dataclass
 class DecisionSchema:
     """The ``decision`` group. ``"auto"``: searched on validation; a number fixes the setting."""
 
@@ -83,8 +96,10 @@ class DecisionSchema:
     rescore_nested: bool
     rescore_features: list[Literal[GROUPS]]
     candidate_o_scale: float = bounded(gt=0)
+    rescore_model: Literal[RESCORE_MODELS]
     rescore_hidden: int = bounded(ge=0)
     rescore_steps: int = bounded(ge=1)
+    rescore_gbdt: GbdtSchema
 
 
 @dataclass

@@ -17,6 +17,7 @@ import numpy as np
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.decoder import decode_phrases
+from keyphrase_tagger.decision.gbdt import GbdtRescorerDecision, fit_gbdt_rescorer, lightgbm
 from keyphrase_tagger.decision.kinds import Argmax, PriorFusion
 from keyphrase_tagger.decision.phrase_scores import phrase_scores
 from keyphrase_tagger.decision.rescorer import RescorerDecision
@@ -31,11 +32,13 @@ log = logging.getLogger(__name__)
 # The keys of the ``decision`` config each kind reads; the values live in configs/decision/ only. A
 # rescorer falls back to the best O prior / fusion setting, so it reads that search's keys too.
 PRIOR_FUSION_KEYS: tuple[str, ...] = ("o_scale", "fusion", "fusion_min_rate", "fusion_weight")
-RESCORER_KEYS: tuple[str, ...] = ("rescore_features", "candidate_o_scale", "rescore_hidden", "rescore_steps",
-                                  "rescore_nested")
+RESCORER_KEYS: tuple[str, ...] = ("rescore_features", "candidate_o_scale", "rescore_model", "rescore_hidden",
+                                  "rescore_steps", "rescore_gbdt", "rescore_nested")
 DECISION_KEYS: dict[str, tuple[str, ...]] = {"argmax": (), "prior_fusion": PRIOR_FUSION_KEYS,
                                              "rescorer": PRIOR_FUSION_KEYS + RESCORER_KEYS}
 DECISION_KINDS: tuple[str, ...] = tuple(DECISION_KEYS)
+# The rescorer's classifier: the network (rescore_hidden, rescore_steps) or LightGBM (rescore_gbdt).
+RESCORE_MODELS: tuple[str, ...] = ("mlp", "gbdt")
 
 # Candidates searched on validation for a setting given as "auto" (the first is "no change").
 O_SCALE_GRID: tuple[float, ...] = (1.0, 0.7, 0.5)
@@ -53,6 +56,8 @@ def check_decision(decision: Mapping) -> None:
     if missing:
         raise ConfigError(f"decision.kind={kind}: decision.{missing[0]} is not set "
                           f"(decision={kind} selects a complete {kind} decision)")
+    if kind == "rescorer" and decision["rescore_model"] == "gbdt":
+        lightgbm()  # not installed: refused before any training
 
 
 def validation_f1(decision: Decision, documents: Sequence[Document], probs: Sequence[np.ndarray],
@@ -87,6 +92,7 @@ def fit_decision(
     cleaning: CleaningConfig,
     train: Sequence[tuple[Document, np.ndarray, Lexicon]] = (),
     show_progress: bool = False,
+    threads: int | None = None,
 ) -> tuple[Decision, float]:
     """The decision of kind ``config["kind"]`` (the ``decision`` config group) with the best phrase
     micro F1 on ``documents`` (validation, with the model's ``probs``), and that F1.
@@ -95,7 +101,7 @@ def fit_decision(
     smaller intervention. ``rescorer`` also fits the phrase rescorer on ``train`` (training
     documents, their model probabilities, their leave-one-out lexicons) and ships it only if it
     beats the best O prior / fusion setting on validation. Each step logs its result;
-    ``show_progress``: progress bars on a terminal.
+    ``show_progress``: progress bars on a terminal; ``threads``: LightGBM's (``None``: one).
     """
     check_decision(config)
     if config["kind"] == "argmax":
@@ -112,14 +118,26 @@ def fit_decision(
     if config["kind"] == "rescorer":
         if not train:
             raise ValueError("the phrase rescorer is fitted on training documents: none were given")
-        rescorer, _ = fit_rescorer(train, list(zip(documents, probs)), lexicon, cleaning,
-                                   float(config["candidate_o_scale"]), int(config["rescore_hidden"]),
-                                   groups=tuple(config["rescore_features"]), steps=int(config["rescore_steps"]),
-                                   nested=bool(config["rescore_nested"]), show_progress=show_progress)
-        decision = RescorerDecision(rescorer, lexicon, cleaning)
+        decision = fit_rescorer_decision(config, list(zip(documents, probs)), lexicon, cleaning, train, threads,
+                                         show_progress)
         f1 = validation_f1(decision, documents, probs, cleaning)
         log.info("decision: phrase rescorer %.4f against %.4f for the best O prior / fusion setting: %s", f1, best[0],
                  "rescorer kept" if f1 > best[0] else "rescorer dropped")
         if f1 > best[0]:
             best = (f1, decision)
     return best[1], best[0]
+
+
+def fit_rescorer_decision(config: Mapping, validation: Sequence[tuple[Document, np.ndarray]], lexicon: Lexicon,
+                          cleaning: CleaningConfig, train: Sequence[tuple[Document, np.ndarray, Lexicon]],
+                          threads: int | None, show_progress: bool) -> RescorerDecision:
+    """The phrase rescorer of ``config["rescore_model"]`` fitted on ``train``, its threshold on ``validation``."""
+    common = {"groups": tuple(config["rescore_features"]), "nested": bool(config["rescore_nested"]),
+              "show_progress": show_progress}
+    if config["rescore_model"] == "gbdt":
+        gbdt, _ = fit_gbdt_rescorer(train, validation, lexicon, cleaning, float(config["candidate_o_scale"]),
+                                    config["rescore_gbdt"], threads=threads, **common)
+        return GbdtRescorerDecision(gbdt, lexicon, cleaning)
+    rescorer, _ = fit_rescorer(train, validation, lexicon, cleaning, float(config["candidate_o_scale"]),
+                               int(config["rescore_hidden"]), steps=int(config["rescore_steps"]), **common)
+    return RescorerDecision(rescorer, lexicon, cleaning)

@@ -20,6 +20,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.decoder import Decided, argmax_decided, scale_o
+from keyphrase_tagger.decision.gbdt import GbdtRescorerDecision
 from keyphrase_tagger.decision.rescorer import RescorerDecision
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.lexicon.lexicon import Lexicon
@@ -98,6 +99,8 @@ class PriorFusion(Decision):
 
 
 DECISIONS: dict[str, type[Decision]] = {kind.kind: kind for kind in (Argmax, PriorFusion, RescorerDecision)}
+# A rescorer's classifier, by its saved ``model`` (a network's dict has none).
+RESCORERS: dict[str, type[Decision]] = {"mlp": RescorerDecision, "gbdt": GbdtRescorerDecision}
 
 
 def load_decision(cfg: Mapping | None, lexicon: Lexicon | None = None,
@@ -109,6 +112,10 @@ def load_decision(cfg: Mapping | None, lexicon: Lexicon | None = None,
     kind = DECISIONS.get(cfg.get("kind"))
     if kind is None:
         raise CheckpointError(f"decision.kind={cfg.get('kind')!r}: not one of {', '.join(DECISIONS)}")
+    if kind is RescorerDecision:
+        kind = RESCORERS.get(cfg.get("model", "mlp"))
+        if kind is None:
+            raise CheckpointError(f"decision (rescorer): model {cfg['model']!r} is not one of {', '.join(RESCORERS)}")
     try:
         return kind.from_dict(cfg, lexicon, cleaning)
     except CheckpointError:

@@ -42,6 +42,21 @@ from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 
 
+def saved_groups(cfg: Mapping) -> tuple[str, ...]:
+    """The feature groups of a saved rescorer; :class:`CheckpointError` unless its ``features`` are
+    the ones this version computes for them."""
+    groups = tuple(cfg["groups"])
+    # Weights are meaningful only over the features they were fitted on, in that order.
+    try:
+        expected = list(feature_names(groups))
+    except ValueError as err:
+        raise CheckpointError(f"decision (rescorer): {err}") from None
+    if list(cfg["features"]) != expected:
+        raise CheckpointError(f"decision (rescorer) was fitted on features {cfg['features']}, "
+                              f"this version computes {expected}: retrain the checkpoint or refit its decision")
+    return groups
+
+
 @dataclass(frozen=True)
 class Rescorer:
     """The fitted classifier, as the checkpoint stores it (under ``decision``, kind ``rescorer``).
@@ -66,15 +81,7 @@ class Rescorer:
     def from_dict(cls, cfg: Mapping) -> "Rescorer":
         """The rescorer :meth:`to_dict` saved; :class:`CheckpointError` if its features are not the
         ones this version computes, ``KeyError`` for a missing key."""
-        groups = tuple(cfg["groups"])
-        # Weights are meaningful only over the features they were fitted on, in that order.
-        try:
-            expected = list(feature_names(groups))
-        except ValueError as err:
-            raise CheckpointError(f"decision (rescorer): {err}") from None
-        if list(cfg["features"]) != expected:
-            raise CheckpointError(f"decision (rescorer) was fitted on features {cfg['features']}, "
-                                  f"this version computes {expected}: retrain the checkpoint or refit its decision")
+        groups = saved_groups(cfg)
         return cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["scale"])),
                    tuple(map(float, cfg["output"])), float(cfg["output_bias"]),
                    tuple(tuple(map(float, row)) for row in cfg["hidden"]),

@@ -67,6 +67,23 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, steps: int, weight_decay:
             second.weight.detach().double().numpy()[0], float(second.bias.item()))
 
 
+def training_matrix(train: Sequence[tuple[Document, np.ndarray, Lexicon]], cleaning: CleaningConfig,
+                    candidate_o_scale: float, groups: tuple[str, ...],
+                    show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates of the ``train`` documents (each with its leave-one-out lexicon) as one feature
+    matrix over ``groups`` (in :data:`GROUPS` order), and their labels (1.0: a listed phrase)."""
+    untrained = Rescorer(candidate_o_scale, (), (), (), 0.0, (), (), groups, False)
+    started = time.perf_counter()
+    xs, ys = [], []
+    for doc, probs, lex in progress(train, "rescorer candidates (training documents)", enabled=show_progress):
+        names, x = untrained.candidates(doc.text, probs, lex, cleaning)
+        gold = set(doc.phrases)
+        xs.append(x)
+        ys.append(np.array([float(n in gold) for n in names]))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    log.info("rescorer: %d candidates of %d training documents (%d listed), %d features (%.1f s)", len(y), len(train),
+             int(y.sum()), x.shape[1], time.perf_counter() - started)
+    return x, y
 
 
 def fit_rescorer(
@@ -92,17 +109,7 @@ def fit_rescorer(
     occurrence of the accepted strings, not what their tags decode to. Each step logs its result;
     ``show_progress``: progress bars on a terminal."""
     groups = tuple(g for g in GROUPS if g in groups)
-    untrained = Rescorer(candidate_o_scale, (), (), (), 0.0, (), (), groups, nested)
-    started = time.perf_counter()
-    xs, ys = [], []
-    for doc, probs, lex in progress(train, "rescorer candidates (training documents)", enabled=show_progress):
-        names, x = untrained.candidates(doc.text, probs, lex, cleaning)
-        gold = set(doc.phrases)
-        xs.append(x)
-        ys.append(np.array([float(n in gold) for n in names]))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    log.info("rescorer: %d candidates of %d training documents (%d listed), %d features (%.1f s)", len(y), len(train),
-             int(y.sum()), x.shape[1], time.perf_counter() - started)
+    x, y = training_matrix(train, cleaning, candidate_o_scale, groups, show_progress)
     started = time.perf_counter()
     mean, scale = x.mean(axis=0), x.std(axis=0)
     mean[0], scale[0] = 0.0, 1.0

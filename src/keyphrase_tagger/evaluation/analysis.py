@@ -1,9 +1,13 @@
-"""Error analysis over a report's per-document lists: frequent mistakes, scores by length."""
+"""Error analysis over a report's per-document lists: frequent mistakes, scores by length and by how
+phrases sit on the text's words."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from keyphrase_tagger.evaluation.metrics import prf
 
@@ -52,3 +56,44 @@ def scores_by_length(predicted: Sequence[Iterable[str]], gold: Sequence[Iterable
         if n_pred or n_gold:
             out.append({"length": bucket_name(lo, hi), **prf(tp, n_pred, n_gold)})
     return out
+
+
+# How a phrase sits on the text's jieba words (``word_alignment``), in report order.
+ALIGNMENT_KINDS = ("whole words", "ends inside a word", "starts inside a word", "inside words")
+
+
+def word_alignment(text: str, phrase: str, boundary: np.ndarray) -> str:
+    """Where ``phrase``'s occurrences in ``text`` fall on its word ``boundary`` mask (``len(text) + 1``
+    entries, True where a word starts or the text ends): "whole words" if some occurrence starts and
+    ends on boundaries; else "ends inside a word" if some occurrence starts on one (the phrase is a
+    truncated word run, e.g. 商业银 in 商业银行), "starts inside a word" if some occurrence ends on
+    one, "inside words" otherwise (or if it does not occur)."""
+    starts = [m.start() for m in re.finditer(f"(?={re.escape(phrase)})", text)] if phrase else []  # overlapping too
+    ends = [s + len(phrase) for s in starts]
+    if any(boundary[s] and boundary[e] for s, e in zip(starts, ends)):
+        return ALIGNMENT_KINDS[0]
+    if any(boundary[s] for s in starts):
+        return ALIGNMENT_KINDS[1]
+    return ALIGNMENT_KINDS[2] if any(boundary[e] for e in ends) else ALIGNMENT_KINDS[3]
+
+
+def scores_by_word_alignment(texts: Sequence[str], predicted: Sequence[Iterable[str]],
+                             gold: Sequence[Iterable[str]]) -> list[dict]:
+    """Per :data:`ALIGNMENT_KINDS` kind: precision over predicted and recall over gold phrases of that
+    kind (pooled over documents, distinct strings per document, as :func:`scores_by_length`), the
+    words being jieba's (``lexicon/segmentation.py``), as the rescorer's candidates use them."""
+    from keyphrase_tagger.lexicon.segmentation import segment
+
+    counts = {kind: [0, 0, 0] for kind in ALIGNMENT_KINDS}  # tp, predicted, gold
+    for text, pred, ref in zip(texts, predicted, gold, strict=True):
+        words = segment(text)
+        boundary = np.zeros(len(text) + 1, dtype=bool)
+        boundary[words.starts] = True
+        boundary[len(text)] = True
+        pred, ref = set(pred), set(ref)
+        for phrase in pred | ref:
+            c = counts[word_alignment(text, phrase, boundary)]
+            c[0] += phrase in pred and phrase in ref
+            c[1] += phrase in pred
+            c[2] += phrase in ref
+    return [{"kind": kind, **prf(*c)} for kind, c in counts.items() if c[1] or c[2]]

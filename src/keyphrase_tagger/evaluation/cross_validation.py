@@ -14,8 +14,10 @@ import statistics
 from pathlib import Path
 
 from keyphrase_tagger.checkpoint import SETTINGS_FILE
-from keyphrase_tagger.errors import ConfigError
+from keyphrase_tagger.errors import ConfigError, CorpusFormatError
+from keyphrase_tagger.evaluation.analysis import scores_by_word_alignment
 from keyphrase_tagger.evaluation.evaluate import build_report, write_report
+from keyphrase_tagger.evaluation.metrics import prf
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,44 @@ def aggregate(reports: list[tuple[Path, dict]], design: dict | None = None) -> d
     return out
 
 
+def pooled_analysis(reports: list[tuple[Path, dict]]) -> dict:
+    """The model's phrase scores by length and by word alignment (``analysis.py``), pooled over the
+    jobs' test documents (counts summed, then P/R/F1). Word alignment needs the documents' texts:
+    it is left out (with a log line) when a report's corpus file cannot be read."""
+    from keyphrase_tagger.data.corpus import read_corpus
+
+    by_length: dict[str, list[int]] = {}
+    for _, report in reports:
+        for row in report.get("by_length", []):
+            c = by_length.setdefault(row["length"], [0, 0, 0])
+            c[0], c[1], c[2] = c[0] + row["tp"], c[1] + row["n_pred"], c[2] + row["n_gold"]
+    pooled: dict = {"by_length": [{"length": k, **prf(*c)} for k, c in by_length.items()]}
+    texts, predicted, gold = [], [], []
+    for job, report in reports:
+        try:
+            corpus = {doc.doc_id: doc.text for doc in read_corpus(report["corpus_path"])}
+            texts += [corpus[row["doc_id"]] for row in report["per_document"]]
+        except (CorpusFormatError, OSError, KeyError) as error:  # KeyError: no such key, or not this corpus
+            log.warning("%s: no scores by word alignment (corpus not read: %s)", job, error)
+            return pooled
+        predicted += [row["predicted"] for row in report["per_document"]]
+        gold += [row["gold"] for row in report["per_document"]]
+    pooled["by_word_alignment"] = scores_by_word_alignment(texts, predicted, gold)
+    return pooled
+
+
+def _pooled_tables(pooled: dict) -> list[str]:
+    lines = []
+    for key, column, title in (("by_length", "length", "phrase length (characters)"),
+                               ("by_word_alignment", "kind", "how the phrase sits on jieba's words")):
+        if pooled.get(key):
+            lines += ["", f"The model's phrase scores by {title}, pooled over the test documents:", "",
+                      f"| {column} | P | R | F1 | true positives | predicted | gold |", "|---|---|---|---|---|---|---|"]
+            lines += [f"| {r[column]} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1']:.4f} | {r['tp']} | "
+                      f"{r['n_pred']} | {r['n_gold']} |" for r in pooled[key]]
+    return lines
+
+
 def markdown_cv(summary: dict) -> str:
     """What the jobs are, the mean ± std table, and every job's own scores."""
     design = summary["design"]
@@ -145,6 +185,7 @@ def markdown_cv(summary: dict) -> str:
         cells = [f"{summary['systems'][n]['phrase_micro_f1']['values'][i]:.4f}" for n in names]
         cells.append(f"{summary['systems']['model']['entity_f1']['values'][i]:.4f}")
         lines.append(f"| {Path(job).name} | " + " | ".join(cells) + " |")
+    lines += _pooled_tables(summary.get("pooled", {}))
     return "\n".join(lines) + "\n"
 
 
@@ -152,6 +193,7 @@ def cv_report(sweep_dir: str | Path, device: str = "auto") -> dict:
     """Aggregate the sweep's jobs and write ``cv_report.json`` and ``cv_report.md`` into it."""
     reports = fold_reports(sweep_dir, device)
     summary = aggregate(reports, sweep_design([job_data_settings(job) for job, _ in reports]))
+    summary["pooled"] = pooled_analysis(reports)
     sweep_dir = Path(sweep_dir)
     (sweep_dir / "cv_report.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     (sweep_dir / "cv_report.md").write_text(markdown_cv(summary), encoding="utf-8")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 
@@ -54,7 +55,8 @@ def segment(text: str) -> Words:
     import rjieba  # imported here: only the rescorer and the word statistics need it
 
     pairs = rjieba.tag(text) if text else []
-    strings, tags = tuple(zip(*pairs)) if pairs else ((), ())  # map() below: no Python loop per word
+    # itemgetter through map(), not zip(*pairs): no Python frame per word, no argument tuple of every pair
+    strings, tags = tuple(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
     ends = np.cumsum(lengths)
     if len(text) != (int(ends[-1]) if len(ends) else 0):  # a bug in the segmenter, not the user's input

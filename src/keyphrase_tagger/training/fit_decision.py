@@ -51,7 +51,8 @@ def decide(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, m
         rescore_train = list(zip([d.document for d in inputs.train_docs], train_probs, inputs.loo_lexicons))
     decision, tuned_f1 = fit_decision(OmegaConf.to_container(cfg.decision, resolve=True),
                                       [d.document for d in inputs.val_docs], val_probs, inputs.lexicon,
-                                      inputs.cleaning, train=rescore_train, show_progress=not trainer.args.disable_tqdm)
+                                      inputs.cleaning, train=rescore_train, show_progress=not trainer.args.disable_tqdm,
+                                      threads=cfg.get("threads"))
     metrics["eval_tuned_phrase_f1"] = tuned_f1
     log.info("decision: %s; validation phrase F1 %.4f (argmax, best epoch) -> %.4f (settings and weights: "
              "model/%s, key decision)", decision.describe(), metrics.get("eval_phrase_f1", float("nan")),
