@@ -19,7 +19,7 @@ import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.candidates import GROUPS, feature_names
-from keyphrase_tagger.decision.features import Features
+from keyphrase_tagger.decision.features import BLOCK_ROWS, Features
 from keyphrase_tagger.decision.rescorer import Rescorer, RescorerDecision, saved_groups
 from keyphrase_tagger.decision.rescorer_fit import choose_threshold, training_matrix
 from keyphrase_tagger.errors import CheckpointError, ConfigError
@@ -74,8 +74,11 @@ class GbdtRescorer(Rescorer):
         return 1.0 / (1.0 + np.exp(-(raw + self.output_bias)))
 
     def factored_probabilities(self, features: Features) -> np.ndarray:
-        """:meth:`probabilities` of the full matrix (trees read columns, not products)."""
-        return self.probabilities(features.matrix())
+        """:meth:`probabilities` of the full matrix (trees read columns, not products), written
+        :data:`~keyphrase_tagger.decision.features.BLOCK_ROWS` candidates at a time."""
+        n = len(features.dense)
+        return np.concatenate([self.probabilities(features.rows(a, a + BLOCK_ROWS).matrix())
+                               for a in range(0, n, BLOCK_ROWS)]) if n else self.probabilities(features.matrix())
 
     @classmethod
     def from_dict(cls, cfg: Mapping) -> "GbdtRescorer":
