@@ -5,8 +5,8 @@ occurrences of a candidate string), and its arrays grow with the text: a million
 hundreds of megabytes. A text longer than ``chunk_chars`` (``configs/predict.yaml``,
 ``configs/evaluate.yaml``) is therefore cut into pieces of at most that many characters, each
 decided on its own, as if it were a document: for such a text the features are those of its piece,
-an approximation. A text of at most ``chunk_chars`` characters is one piece, decided exactly as it
-always was.
+an approximation. A text of at most ``chunk_chars`` characters is one piece: ``decision.decide``
+of the whole text, features over all of it.
 
 A piece ends just after its last strip character (``cleaning.strip_chars``: punctuation, which no
 cleaned phrase starts or ends with and no word run holds) in the second half of its span, else
