@@ -93,3 +93,13 @@ def test_a_decision_that_reads_characters_alone_gives_the_same_result_in_pieces(
     assert [(s, e) for s, e, _ in pieces.spans] == [(s, e) for s, e, _ in whole.spans]
     # Scores are means over a span's characters: equal up to the rounding of the running sums.
     np.testing.assert_allclose([p for *_, p in pieces.spans], [p for *_, p in whole.spans], rtol=0, atol=1e-9)
+
+
+def test_the_api_default_piece_is_the_one_kpt_predict_and_kpt_evaluate_use():
+    from omegaconf import OmegaConf
+
+    from keyphrase_tagger.decision.pieces import DECIDE_CHUNK_CHARS
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    for name in ("predict.yaml", "evaluate.yaml"):
+        assert OmegaConf.load(configs / name).chunk_chars == DECIDE_CHUNK_CHARS, name

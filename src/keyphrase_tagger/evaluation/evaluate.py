@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from keyphrase_tagger.checkpoint import validate_checkpoint
 from keyphrase_tagger.config.validate import validate_evaluate_config
 from keyphrase_tagger.data.dataset import load_prepared
+from keyphrase_tagger.decision.pieces import DECIDE_CHUNK_CHARS
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
 from keyphrase_tagger.evaluation.analysis import frequent_errors, scores_by_length
 from keyphrase_tagger.evaluation.baselines import baseline_reports
@@ -48,7 +49,7 @@ def calibration_documents(train_data_cfg: dict) -> list[Document]:
 
 def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str | None = None,
                  device: str = "auto", batch_size: int = 32, on_missing_phrase: str | None = None,
-                 precision: str = "fp32", chunk_chars: int | None = None) -> dict:
+                 precision: str = "fp32", chunk_chars: int | None = DECIDE_CHUNK_CHARS) -> dict:
     """The report dictionary (see README, "Evaluation") for ``checkpoint`` on ``split``.
 
     The gold lists get the checkpoint's cleaning; ``split`` other than ``all`` rebuilds the

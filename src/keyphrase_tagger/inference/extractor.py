@@ -17,7 +17,7 @@ from keyphrase_tagger.checkpoint import (
 from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.decoder import Decided, decode_phrases
 from keyphrase_tagger.decision.kinds import load_decision
-from keyphrase_tagger.decision.pieces import decide_in_pieces
+from keyphrase_tagger.decision.pieces import DECIDE_CHUNK_CHARS, decide_in_pieces
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.inference.precision import apply_precision, check_precision
 from keyphrase_tagger.lexicon.lexicon import Lexicon
@@ -112,7 +112,7 @@ class KeyphraseExtractor:
     def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto",
                  batch_size: int = PREDICT_BATCH_SIZE, featurizer: LexiconFeaturizer | None = None,
                  decision: Decision | None = None, crf: LinearChainCRF | None = None,
-                 chunk_chars: int | None = None) -> None:
+                 chunk_chars: int | None = DECIDE_CHUNK_CHARS) -> None:
         """Wrap loaded parts: a ``transformers`` token-classification ``model`` and its ``tokenizer``,
         the checkpoint's ``settings``, the ``featurizer`` of its lexicon input features (``None``:
         the model reads none), its ``decision`` (``None``: the one ``settings`` stores, which
@@ -138,7 +138,7 @@ class KeyphraseExtractor:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = PREDICT_BATCH_SIZE,
-                        precision: str = "fp32", chunk_chars: int | None = None) -> "KeyphraseExtractor":
+                        precision: str = "fp32", chunk_chars: int | None = DECIDE_CHUNK_CHARS) -> "KeyphraseExtractor":
         """Load a checkpoint directory (a run's ``model/``, e.g. ``outputs/default/latest/model``).
 
         Args:
@@ -150,7 +150,8 @@ class KeyphraseExtractor:
             precision: the tagger's forward pass: ``"fp32"`` (as trained), ``"bf16"`` (bfloat16
                 weights; CPUs with AVX512_BF16 or AMX, or CUDA) or ``"int8"`` (int8 Linear layers,
                 CPU only); see :mod:`~keyphrase_tagger.inference.precision`.
-            chunk_chars: ``None`` (every text decided whole) or an integer >= 1: a longer text is
+            chunk_chars: an integer >= 1 (default :data:`~keyphrase_tagger.decision.pieces.DECIDE_CHUNK_CHARS`,
+                100,000) or ``None`` (every text decided whole): a longer text is
                 decided in pieces of at most this many characters, so the decision's memory is
                 bounded by a piece, its features then being those of the piece
                 (:mod:`~keyphrase_tagger.decision.pieces`); ``kpt-predict`` and ``kpt-evaluate``
