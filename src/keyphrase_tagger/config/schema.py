@@ -85,6 +85,9 @@ class DecisionSchema:
     candidate_o_scale: float = bounded(gt=0)
     rescore_hidden: int = bounded(ge=0)
     rescore_steps: int = bounded(ge=1)
+    rescore_ensemble: int = bounded(ge=1)
+    rescore_max_words: int = bounded(ge=1)
+    rescore_max_chars: int = bounded(ge=1)
 
 
 @dataclass

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 # rescorer falls back to the best O prior / fusion setting, so it reads that search's keys too.
 PRIOR_FUSION_KEYS: tuple[str, ...] = ("o_scale", "fusion", "fusion_min_rate", "fusion_weight")
 RESCORER_KEYS: tuple[str, ...] = ("rescore_features", "candidate_o_scale", "rescore_hidden", "rescore_steps",
-                                  "rescore_nested")
+                                  "rescore_nested", "rescore_ensemble", "rescore_max_words", "rescore_max_chars")
 DECISION_KEYS: dict[str, tuple[str, ...]] = {"argmax": (), "prior_fusion": PRIOR_FUSION_KEYS,
                                              "rescorer": PRIOR_FUSION_KEYS + RESCORER_KEYS}
 DECISION_KINDS: tuple[str, ...] = tuple(DECISION_KEYS)
@@ -115,7 +115,9 @@ def fit_decision(
         rescorer, _ = fit_rescorer(train, list(zip(documents, probs)), lexicon, cleaning,
                                    float(config["candidate_o_scale"]), int(config["rescore_hidden"]),
                                    groups=tuple(config["rescore_features"]), steps=int(config["rescore_steps"]),
-                                   nested=bool(config["rescore_nested"]), show_progress=show_progress)
+                                   nested=bool(config["rescore_nested"]), ensemble=int(config["rescore_ensemble"]),
+                                   word_limits=(int(config["rescore_max_words"]), int(config["rescore_max_chars"])),
+                                   show_progress=show_progress)
         decision = RescorerDecision(rescorer, lexicon, cleaning)
         f1 = validation_f1(decision, documents, probs, cleaning)
         log.info("decision: phrase rescorer %.4f against %.4f for the best O prior / fusion setting: %s", f1, best[0],
