@@ -69,7 +69,8 @@ class Rescorer:
     @classmethod
     def from_dict(cls, cfg: Mapping) -> "Rescorer":
         """The rescorer :meth:`to_dict` saved; :class:`CheckpointError` if its features are not the
-        ones this version computes, ``KeyError`` for a missing key."""
+        ones this version computes, ``KeyError`` for a missing key (``members``, ``max_words`` and
+        ``max_chars`` excepted: rescorers saved before them lack them)."""
         groups = tuple(cfg["groups"])
         # Weights are meaningful only over the features they were fitted on, in that order.
         try:
