@@ -57,6 +57,10 @@ OPTIONS = [
            "instead of the one-hidden-layer network", "default"),
     Option("rescore_gbdt", ("decision.rescore_model=gbdt",), "default with LightGBM's gradient-boosted trees "
            "(decision.rescore_gbdt) as the phrase rescorer instead of the one-hidden-layer network", "default"),
+    Option("rescore_long", ("experiment=rescore_long",), "default with word-run candidates of up to 6 words and "
+           "20 characters (default: 4 and 16)", "default"),
+    Option("rescore_ensemble", ("experiment=rescore_ensemble",), "default with 5 rescorer networks fitted with "
+           "different seeds, their logits averaged", "default"),
     Option("no_rescore", ("experiment=no_rescore",), "default without the phrase rescorer (O prior and fusion "
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),

@@ -12,6 +12,7 @@ from keyphrase_tagger.data.corpus import read_corpus
 from keyphrase_tagger.decision.candidates import (
     FEATURE_GROUPS,
     GROUPS,
+    MAX_CHARS,
     MAX_WORDS,
     candidate_features,
     feature_names,
@@ -43,6 +44,18 @@ def test_word_runs_hold_at_most_max_words_words():
     spans = {"".join(words.strings[a : b + 1]): b - a + 1 for a in range(len(words)) for b in range(a, len(words))}
     assert runs == {r for r, k in spans.items() if k <= MAX_WORDS and len(r) >= 2}
     assert "".join(words.strings[: MAX_WORDS + 1]) not in runs
+
+
+def test_larger_word_limits_add_the_longer_runs_only():
+    text = "国家推动现代服务业高质量发展和数字经济"
+    words = segment(text)
+    assert len(words) > 6
+    short, long = word_runs(text, words, CLEANING), word_runs(text, words, CLEANING, (6, 20))
+    spans = {"".join(words.strings[a : b + 1]): b - a + 1 for a in range(len(words)) for b in range(a, len(words))}
+    assert short == {r for r, k in spans.items() if k <= MAX_WORDS and 2 <= len(r) <= MAX_CHARS}
+    assert long == {r for r, k in spans.items() if k <= 6 and 2 <= len(r) <= 20}
+    assert short < long and any(spans[r] > MAX_WORDS for r in long - short)
+    assert word_runs(text, words, CLEANING, (6, 5)) == {r for r in long if len(r) <= 5}
 
 
 def test_feature_names_follow_the_groups_and_reject_unknown_ones():

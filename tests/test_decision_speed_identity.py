@@ -52,15 +52,17 @@ def tagger_probs(text: str, seed: int) -> np.ndarray:
     return probs.astype(np.float32)
 
 
-def reference_pool(text: str, probs: np.ndarray, lexicon, cleaning: CleaningConfig, o_scale: float) -> set[str]:
+def reference_pool(text: str, probs: np.ndarray, lexicon, cleaning: CleaningConfig, o_scale: float,
+                   word_limits: tuple[int, int] = (MAX_WORDS, MAX_CHARS)) -> set[str]:
     """The candidate strings by their definitions, one run, span or match at a time."""
     words = segment(text)
     clean = [not any(ch in cleaning.strip_chars for ch in w) for w in words.strings]
     starts, ends = words.starts.tolist(), words.ends.tolist()
+    max_words, max_chars = word_limits
     runs = set()
     for a in range(len(clean)):
-        for b in range(a, min(a + MAX_WORDS, len(clean))):
-            if not clean[b] or ends[b] - starts[a] > MAX_CHARS:
+        for b in range(a, min(a + max_words, len(clean))):
+            if not clean[b] or ends[b] - starts[a] > max_chars:
                 break
             runs.add(text[starts[a] : ends[b]])
     pool = {r for r in runs if reject_reason(r, cleaning) is None}
@@ -69,15 +71,17 @@ def reference_pool(text: str, probs: np.ndarray, lexicon, cleaning: CleaningConf
     return pool | {p.text for p in decode_phrases(text, scale_o(probs, o_scale), cleaning)}
 
 
-@pytest.mark.parametrize("cleaning", CLEANINGS)
-@pytest.mark.parametrize("loo", [False, True])
-def test_candidates_occurrences_and_counts_are_those_of_the_definitions(corpus, cleaning, loo):
+@pytest.mark.parametrize(("cleaning", "loo", "word_limits"), [
+    (CLEANINGS[0], False, (MAX_WORDS, MAX_CHARS)), (CLEANINGS[0], True, (MAX_WORDS, MAX_CHARS)),
+    (CLEANINGS[1], False, (MAX_WORDS, MAX_CHARS)), (CLEANINGS[1], True, (MAX_WORDS, MAX_CHARS)),
+    (CLEANINGS[0], False, (6, 20)), (CLEANINGS[1], True, (8, 12))])
+def test_candidates_occurrences_and_counts_are_those_of_the_definitions(corpus, cleaning, loo, word_limits):
     texts, full, left_out = corpus
     lexicon = left_out if loo else full
     for seed, text in enumerate(texts):
         probs = tagger_probs(text, seed)
-        occ, features = described_candidates(text, probs, lexicon, cleaning, 0.5, GROUPS)
-        names = sorted(reference_pool(text, probs, lexicon, cleaning, 0.5))
+        occ, features = described_candidates(text, probs, lexicon, cleaning, 0.5, GROUPS, word_limits)
+        names = sorted(reference_pool(text, probs, lexicon, cleaning, 0.5, word_limits))
         strings = occ.candidates  # in candidate-number order
         assert sorted(strings) == names and len(set(strings)) == len(strings)
         # Every occurrence, in the order an overlapping automaton reports them (the order the

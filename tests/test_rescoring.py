@@ -28,9 +28,12 @@ from keyphrase_tagger.decision.kinds import PriorFusion, load_decision
 from keyphrase_tagger.decision.rescorer import Rescorer, RescorerDecision
 from keyphrase_tagger.decision.rescorer_fit import (
     choose_threshold,
+    fit_ensemble,
     fit_logistic,
+    fit_mlp,
     fit_rescorer,
 )
+from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.evaluation.metrics import phrase_scores
 from keyphrase_tagger.inference.extractor import KeyphraseExtractor
@@ -155,7 +158,11 @@ def test_a_rescorer_fitted_on_other_features_is_refused():
         Rescorer.from_dict(dict(accept_lexicon_phrases().to_dict(), groups=["no_such_group"]))
 
 
-@pytest.mark.parametrize("key", sorted(accept_lexicon_phrases().to_dict()))
+# Keys a rescorer saved before them lacks: their absence reads as that rescorer's settings.
+LATER_KEYS = {"members": 1, "max_words": MAX_WORDS, "max_chars": MAX_CHARS}
+
+
+@pytest.mark.parametrize("key", sorted(set(accept_lexicon_phrases().to_dict()) - set(LATER_KEYS)))
 def test_a_saved_rescorer_lacking_a_key_is_refused(key):
     payload = accept_lexicon_phrases().to_dict()
     del payload[key]
@@ -163,6 +170,23 @@ def test_a_saved_rescorer_lacking_a_key_is_refused(key):
         Rescorer.from_dict(payload)
     with pytest.raises(CheckpointError, match=rf"decision \(rescorer\) lacks '{key}'"):
         load_decision({"kind": "rescorer", **payload})
+
+
+def test_a_rescorer_saved_without_members_or_word_limits_is_one_network_over_the_first_limits():
+    rescorer = dataclasses.replace(accept_lexicon_phrases(), members=2, word_limits=(6, 20))
+    payload = rescorer.to_dict()
+    assert {k: payload[k] for k in LATER_KEYS} == {"members": 2, "max_words": 6, "max_chars": 20}
+    old = {k: v for k, v in payload.items() if k not in LATER_KEYS}
+    assert Rescorer.from_dict(old) == accept_lexicon_phrases()
+    assert accept_lexicon_phrases().word_limits == (MAX_WORDS, MAX_CHARS) == (4, 16)
+
+
+@pytest.mark.parametrize("change", [{"members": 0}, {"max_words": 0}, {"members": 3}])
+def test_a_saved_rescorer_with_impossible_members_or_limits_is_refused(change):
+    layered = dataclasses.replace(accept_lexicon_phrases(), output=(0.5, -0.5), hidden=((0.0,) * len(FEATURES),) * 2,
+                                  hidden_bias=(0.1, 0.2))
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_decision({"kind": "rescorer", **layered.to_dict(), **change})
 
 
 @pytest.mark.parametrize("nested", [False, True])
@@ -234,6 +258,41 @@ def test_fitted_rescorer_learns_that_recurring_phrases_are_listed(hidden, groups
     text = "绿色发展和绿色发展。数字经济"
     accepted = rescorer.accepted(text, confident_o(len(text)), lexicon, CLEANING)
     assert set(accepted) == {"绿色发展"}
+
+
+def test_an_ensemble_of_one_is_the_single_network_and_more_average_their_logits():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([np.ones(300), rng.normal(size=(300, 4))])
+    y = (x[:, 1] + 0.5 * rng.normal(size=300) > 0.8).astype(float)
+    single = fit_mlp(x, y, 6, steps=30)
+    for got, want in zip(fit_ensemble(x, y, 6, 30, 1), single):
+        np.testing.assert_array_equal(got, want)
+    w1, b1, w2, b2 = fit_ensemble(x, y, 6, 30, 3)
+    assert w1.shape == (18, 5) and b1.shape == w2.shape == (18,)
+    members = [fit_mlp(x, y, 6, steps=30, seed=seed) for seed in range(3)]
+    np.testing.assert_array_equal(w1[6:12], members[1][0])
+    logits = [np.tanh(x @ m[0].T + m[1]) @ m[2] + m[3] for m in members]
+    np.testing.assert_allclose(np.tanh(x @ w1.T + b1) @ w2 + b2, np.mean(logits, axis=0), rtol=0, atol=1e-12)
+
+
+def test_fitted_ensemble_and_word_limits_are_saved_and_applied():
+    lexicon = build_lexicon(TRAIN, with_words=True)
+    train = [(d, confident_o(len(d.text)), loo) for d, loo in zip(TRAIN, leave_one_out_lexicons(lexicon, TRAIN))]
+    validation = [(Document("v", "数字经济，数字经济。绿色发展", ("数字经济",)), confident_o(14))]
+    cfg = decision_config("rescorer")
+    rescorer, f1 = fit_rescorer(train, validation, lexicon, CLEANING, 0.5, 8, groups=GROUPS, steps=50, nested=True,
+                                ensemble=2, word_limits=(2, 3))
+    assert rescorer.members == 2 and len(rescorer.hidden) == 16 and rescorer.word_limits == (2, 3)
+    assert "2 networks of hidden 8" in RescorerDecision(rescorer, None, None).describe()
+    assert Rescorer.from_dict(json.loads(json.dumps(rescorer.to_dict()))) == rescorer
+    text = "绿色发展和绿色发展。数字经济"
+    names, _ = rescorer.candidates(text, confident_o(len(text)), lexicon, CLEANING)
+    wider, _ = dataclasses.replace(rescorer, word_limits=(MAX_WORDS, MAX_CHARS)).candidates(
+        text, confident_o(len(text)), lexicon, CLEANING)
+    # Past 3 characters only the lexicon's phrases are candidates (no tagger spans here).
+    assert {n for n in names if len(n) > 3} == {"绿色发展", "数字经济"}
+    assert "发展和绿色" in set(wider) - set(names)
+    assert (cfg["rescore_ensemble"], cfg["rescore_max_words"], cfg["rescore_max_chars"]) == (1, MAX_WORDS, MAX_CHARS)
 
 
 def test_fitting_keeps_the_rescorer_only_when_asked_and_needs_training_documents():

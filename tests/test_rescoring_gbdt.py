@@ -83,7 +83,7 @@ def test_the_same_data_and_seed_give_the_same_booster():
 
 def test_a_damaged_or_unknown_gbdt_is_refused():
     saved = fitted()[0].to_dict()
-    wider = GbdtRescorer.of(0.5, saved["booster"], 0.0, ("document",), True).to_dict()
+    wider = GbdtRescorer.of(0.5, saved["booster"], 0.0, ("document",), True, (4, 16)).to_dict()
     with pytest.raises(CheckpointError, match="booster reads"):
         load_decision({"kind": "rescorer", **wider})
     with pytest.raises(CheckpointError, match="model 'forest'"):

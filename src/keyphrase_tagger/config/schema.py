@@ -100,6 +100,9 @@ class DecisionSchema:
     rescore_hidden: int = bounded(ge=0)
     rescore_steps: int = bounded(ge=1)
     rescore_gbdt: GbdtSchema
+    rescore_ensemble: int = bounded(ge=1)
+    rescore_max_words: int = bounded(ge=1)
+    rescore_max_chars: int = bounded(ge=1)
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 Candidates are distinct strings drawn from up to three sources:
 
-- ``words``: every run of 1 to ``MAX_WORDS`` consecutive jieba words (``lexicon/segmentation.py``) without a
-  strip character, 2 to ``MAX_CHARS`` characters long (in the embedded corpus they hold ~87 % of
-  the gold phrases, against ~45 % for tagger spans and lexicon matches together);
+- ``words``: every run of 1 to ``max_words`` consecutive jieba words (``lexicon/segmentation.py``)
+  without a strip character, 2 to ``max_chars`` characters long (the rescorer's ``word_limits``; at
+  4 words and 16 characters they hold ~87 % of the gold phrases of the embedded corpus, against
+  ~45 % for tagger spans and lexicon matches together);
 - ``tagger``: the tagger's spans, decoded as they are and with ``P(O)`` scaled by
   ``candidate_o_scale``;
 - ``lexicon``: every (overlapping) occurrence of a training-lexicon phrase.
@@ -74,10 +75,12 @@ def feature_group(name: str, names: Sequence[str], candidates: Callable[[TextInp
     return register
 
 
-def word_runs(text: str, words: Words, cleaning: CleaningConfig) -> set[str]:
-    """Runs of 1..MAX_WORDS words (at most MAX_CHARS characters) that hold no strip character
-    and pass the cleaning rules, as strings (the ``words`` source gives them as spans)."""
-    starts, ends = word_run_spans(text, words, strip_mask(code_points(text), cleaning.strip_chars), cleaning)
+def word_runs(text: str, words: Words, cleaning: CleaningConfig,
+              word_limits: tuple[int, int] = (MAX_WORDS, MAX_CHARS)) -> set[str]:
+    """Runs of 1..max_words words (at most max_chars characters, ``word_limits``) that hold no strip
+    character and pass the cleaning rules, as strings (the ``words`` source gives them as spans)."""
+    starts, ends = word_run_spans(text, words, strip_mask(code_points(text), cleaning.strip_chars), cleaning,
+                                  *word_limits)
     return {text[a:b] for a, b in zip(starts.tolist(), ends.tolist())}
 
 
@@ -191,6 +194,7 @@ def described_candidates(
     cleaning: CleaningConfig,
     candidate_o_scale: float,
     groups: Sequence[str] = GROUPS,
+    word_limits: tuple[int, int] = (MAX_WORDS, MAX_CHARS),
 ) -> tuple[Occurrences, Features] | None:
     """The candidates of ``text`` with all their occurrences and their features (columns
     ``feature_names(groups)``, one row per candidate number, ``Occurrences.candidates``);
@@ -201,7 +205,7 @@ def described_candidates(
     if reading_words and lexicon.words is None:
         raise ValueError(f"the feature groups {reading_words} need a lexicon with word statistics "
                          "(build_lexicon(..., with_words=True))")
-    inputs = TextInputs(text, probs, lexicon, cleaning, candidate_o_scale)
+    inputs = TextInputs(text, probs, lexicon, cleaning, candidate_o_scale, tuple(word_limits))
     pool = [group.candidates(inputs) for _, group in used if group.candidates is not None]
     starts, ends = _joined(*pool) if pool else (np.zeros(0, dtype=np.int64),) * 2
     if not len(starts):
@@ -229,11 +233,13 @@ def candidate_features(
     cleaning: CleaningConfig,
     candidate_o_scale: float,
     groups: Sequence[str] = GROUPS,
+    word_limits: tuple[int, int] = (MAX_WORDS, MAX_CHARS),
 ) -> tuple[list[str], np.ndarray]:
     """The distinct candidate strings of ``text`` (sorted) and their ``(n, len(feature_names(groups)))``
     features; ``probs`` are the tagger's ``(len(text), 3)`` probabilities (only the ``tagger``
-    group reads them); the ``words`` and ``context`` groups need ``lexicon.words``."""
-    described = described_candidates(text, probs, lexicon, cleaning, candidate_o_scale, groups)
+    group reads them); the ``words`` and ``context`` groups need ``lexicon.words``; ``word_limits``:
+    the most words and characters of a word run (``words`` group)."""
+    described = described_candidates(text, probs, lexicon, cleaning, candidate_o_scale, groups, word_limits)
     if described is None:
         return [], np.zeros((0, len(feature_names(groups))))
     occurrences, features = described

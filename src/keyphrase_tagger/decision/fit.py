@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 # rescorer falls back to the best O prior / fusion setting, so it reads that search's keys too.
 PRIOR_FUSION_KEYS: tuple[str, ...] = ("o_scale", "fusion", "fusion_min_rate", "fusion_weight")
 RESCORER_KEYS: tuple[str, ...] = ("rescore_features", "candidate_o_scale", "rescore_model", "rescore_hidden",
-                                  "rescore_steps", "rescore_gbdt", "rescore_nested")
+                                  "rescore_steps", "rescore_gbdt", "rescore_nested", "rescore_ensemble",
+                                  "rescore_max_words", "rescore_max_chars")
 DECISION_KEYS: dict[str, tuple[str, ...]] = {"argmax": (), "prior_fusion": PRIOR_FUSION_KEYS,
                                              "rescorer": PRIOR_FUSION_KEYS + RESCORER_KEYS}
 DECISION_KINDS: tuple[str, ...] = tuple(DECISION_KEYS)
@@ -58,6 +59,8 @@ def check_decision(decision: Mapping) -> None:
                           f"(decision={kind} selects a complete {kind} decision)")
     if kind == "rescorer" and decision["rescore_model"] == "gbdt":
         lightgbm()  # not installed: refused before any training
+        if int(decision["rescore_ensemble"]) != 1:
+            raise ConfigError("decision.rescore_ensemble: an ensemble of networks; the gbdt rescorer is one booster (set 1)")
 
 
 def validation_f1(decision: Decision, documents: Sequence[Document], probs: Sequence[np.ndarray],
@@ -133,11 +136,13 @@ def fit_rescorer_decision(config: Mapping, validation: Sequence[tuple[Document, 
                           threads: int | None, show_progress: bool) -> RescorerDecision:
     """The phrase rescorer of ``config["rescore_model"]`` fitted on ``train``, its threshold on ``validation``."""
     common = {"groups": tuple(config["rescore_features"]), "nested": bool(config["rescore_nested"]),
+              "word_limits": (int(config["rescore_max_words"]), int(config["rescore_max_chars"])),
               "show_progress": show_progress}
     if config["rescore_model"] == "gbdt":
         gbdt, _ = fit_gbdt_rescorer(train, validation, lexicon, cleaning, float(config["candidate_o_scale"]),
                                     config["rescore_gbdt"], threads=threads, **common)
         return GbdtRescorerDecision(gbdt, lexicon, cleaning)
     rescorer, _ = fit_rescorer(train, validation, lexicon, cleaning, float(config["candidate_o_scale"]),
-                               int(config["rescore_hidden"]), steps=int(config["rescore_steps"]), **common)
+                               int(config["rescore_hidden"]), steps=int(config["rescore_steps"]),
+                               ensemble=int(config["rescore_ensemble"]), **common)
     return RescorerDecision(rescorer, lexicon, cleaning)

@@ -43,7 +43,7 @@ def lightgbm(error: type[Exception] = ConfigError):
     return lgb
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # kw_only: a field without default after Rescorer's defaults
 class GbdtRescorer(Rescorer):
     """A :class:`Rescorer` whose classifier is a LightGBM booster (``booster``: its model text):
     ``logit = raw score + output_bias``, ``output_bias`` holding ``-logit(threshold)`` as for the
@@ -54,9 +54,10 @@ class GbdtRescorer(Rescorer):
 
     @classmethod
     def of(cls, candidate_o_scale: float, booster: str, output_bias: float, groups: tuple[str, ...],
-           nested: bool) -> "GbdtRescorer":
+           nested: bool, word_limits: tuple[int, int]) -> "GbdtRescorer":
         return cls(candidate_o_scale=candidate_o_scale, mean=(), scale=(), output=(), output_bias=output_bias,
-                   hidden=(), hidden_bias=(), groups=groups, nested=nested, booster=booster)
+                   hidden=(), hidden_bias=(), groups=groups, nested=nested, members=1,
+                   word_limits=tuple(word_limits), booster=booster)
 
     @functools.cached_property
     def _booster(self):
@@ -87,7 +88,7 @@ class GbdtRescorer(Rescorer):
         missing key."""
         groups = saved_groups(cfg)
         rescorer = cls.of(float(cfg["candidate_o_scale"]), str(cfg["booster"]), float(cfg["output_bias"]), groups,
-                          bool(cfg["nested"]))
+                          bool(cfg["nested"]), (int(cfg["max_words"]), int(cfg["max_chars"])))
         n = len(feature_names(groups))
         if rescorer._booster.num_feature() != n:
             raise CheckpointError(f"decision (rescorer): the booster reads {rescorer._booster.num_feature()} "
@@ -97,7 +98,8 @@ class GbdtRescorer(Rescorer):
     def to_dict(self) -> dict:
         return {"model": "gbdt", "candidate_o_scale": self.candidate_o_scale, "groups": list(self.groups),
                 "features": list(feature_names(self.groups)), "output_bias": self.output_bias,
-                "nested": self.nested, "booster": self.booster}
+                "nested": self.nested, "max_words": self.word_limits[0], "max_chars": self.word_limits[1],
+                "booster": self.booster}
 
 
 class GbdtRescorerDecision(RescorerDecision):
@@ -125,6 +127,7 @@ def fit_gbdt_rescorer(
     *,
     groups: Sequence[str],
     nested: bool,
+    word_limits: tuple[int, int],
     threads: int | None,
     show_progress: bool = False,
 ) -> tuple[GbdtRescorer, float]:
@@ -134,13 +137,13 @@ def fit_gbdt_rescorer(
     validation F1."""
     lgb = lightgbm()
     groups = tuple(g for g in GROUPS if g in groups)
-    x, y = training_matrix(train, cleaning, candidate_o_scale, groups, show_progress)
+    x, y = training_matrix(train, cleaning, candidate_o_scale, groups, tuple(word_limits), show_progress)
     started = time.perf_counter()
     params = dict(params)
     rounds = int(params.pop("num_boost_round"))
     booster = lgb.train({**params, **FIXED_PARAMS, "num_threads": threads or 1}, lgb.Dataset(x, label=y),
                         num_boost_round=rounds)
-    rescorer = GbdtRescorer.of(candidate_o_scale, booster.model_to_string(), 0.0, groups, nested)
+    rescorer = GbdtRescorer.of(candidate_o_scale, booster.model_to_string(), 0.0, groups, nested, word_limits)
     log.info("rescorer: LightGBM, %d trees of up to %d leaves fitted (%.1f s)", rounds, int(params["num_leaves"]),
              time.perf_counter() - started)
     started = time.perf_counter()

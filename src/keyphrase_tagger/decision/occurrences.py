@@ -12,7 +12,7 @@ import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.decoder import scale_o
-from keyphrase_tagger.decision.spans import Spans, strip_mask, tagger_spans, word_run_spans
+from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, Spans, strip_mask, tagger_spans, word_run_spans
 from keyphrase_tagger.decision.substrings import CandidateStrings, SubstringKeys, code_points
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import Words, segment
@@ -21,14 +21,15 @@ from keyphrase_tagger.lexicon.segmentation import Words, segment
 @dataclass
 class TextInputs:
     """What the feature groups read of one text: ``probs`` are the tagger's ``(len(text), 3)``
-    probabilities. Everything derived (words, code points, the candidate sources' spans) is
-    computed on first use, once."""
+    probabilities; ``word_limits``: the most words and characters of a word run. Everything derived
+    (words, code points, the candidate sources' spans) is computed on first use, once."""
 
     text: str
     probs: np.ndarray
     lexicon: Lexicon
     cleaning: CleaningConfig
     candidate_o_scale: float
+    word_limits: tuple[int, int] = (MAX_WORDS, MAX_CHARS)
 
     @functools.cached_property
     def words(self) -> Words:
@@ -48,7 +49,7 @@ class TextInputs:
 
     @functools.cached_property
     def word_runs(self) -> Spans:
-        return word_run_spans(self.text, self.words, self.is_strip, self.cleaning)
+        return word_run_spans(self.text, self.words, self.is_strip, self.cleaning, *self.word_limits)
 
     @functools.cached_property
     def lexicon_hits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

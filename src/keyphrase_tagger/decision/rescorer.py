@@ -37,7 +37,7 @@ from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.candidates import candidate_features, described_candidates, feature_names
 from keyphrase_tagger.decision.decoder import Decided, occurrences_decided
 from keyphrase_tagger.decision.features import BLOCK_ROWS, Features, FirstLayer, Layout
-from keyphrase_tagger.decision.spans import no_spans
+from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, no_spans
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 
@@ -64,7 +64,9 @@ class Rescorer:
     ``logit = output . h + output_bias`` with ``h = tanh(hidden @ z + hidden_bias)`` for a
     hidden layer, ``h = z`` for the logistic regression (``hidden`` empty), ``z`` the standardised
     features of ``groups`` (``candidates.py``); ``output_bias`` includes ``-logit(threshold)``, so a
-    candidate is accepted iff its probability exceeds 0.5.
+    candidate is accepted iff its probability exceeds 0.5. An ensemble of ``members`` networks is
+    stored as one: their hidden layers stacked, their output weights and biases averaged (the mean
+    of their logits). ``word_limits``: the most words and characters of a word-run candidate.
     """
 
     candidate_o_scale: float
@@ -76,23 +78,33 @@ class Rescorer:
     hidden_bias: tuple[float, ...]
     groups: tuple[str, ...]
     nested: bool
+    members: int = 1
+    word_limits: tuple[int, int] = (MAX_WORDS, MAX_CHARS)
 
     @classmethod
     def from_dict(cls, cfg: Mapping) -> "Rescorer":
         """The rescorer :meth:`to_dict` saved; :class:`CheckpointError` if its features are not the
-        ones this version computes, ``KeyError`` for a missing key."""
+        ones this version computes, ``KeyError`` for a missing key (``members``, ``max_words`` and
+        ``max_chars`` excepted: rescorers saved before them lack them)."""
         groups = saved_groups(cfg)
+        # A rescorer saved without these keys is one network over runs of MAX_WORDS words, MAX_CHARS characters.
+        members, limits = int(cfg.get("members", 1)), (int(cfg.get("max_words", MAX_WORDS)),
+                                                         int(cfg.get("max_chars", MAX_CHARS)))
+        if members < 1 or min(limits) < 1 or len(cfg["hidden"]) % members:
+            raise CheckpointError(f"decision (rescorer): members={members}, max_words={limits[0]}, "
+                                  f"max_chars={limits[1]} for {len(cfg['hidden'])} hidden units (damaged settings)")
         return cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["scale"])),
                    tuple(map(float, cfg["output"])), float(cfg["output_bias"]),
                    tuple(tuple(map(float, row)) for row in cfg["hidden"]),
-                   tuple(map(float, cfg["hidden_bias"])), groups, bool(cfg["nested"]))
+                   tuple(map(float, cfg["hidden_bias"])), groups, bool(cfg["nested"]), members, limits)
 
     def to_dict(self) -> dict:
         return {"candidate_o_scale": self.candidate_o_scale, "groups": list(self.groups),
                 "features": list(feature_names(self.groups)), "mean": list(self.mean), "scale": list(self.scale),
                 "output": list(self.output), "output_bias": self.output_bias,
                 "hidden": [list(row) for row in self.hidden], "hidden_bias": list(self.hidden_bias),
-                "nested": self.nested}
+                "nested": self.nested, "members": self.members, "max_words": self.word_limits[0],
+                "max_chars": self.word_limits[1]}
 
     @functools.cached_property
     def _weights(self) -> tuple[np.ndarray, ...]:
@@ -134,7 +146,8 @@ class Rescorer:
     def candidates(self, text: str, probs: np.ndarray, lexicon: Lexicon,
                    cleaning: CleaningConfig) -> tuple[list[str], np.ndarray]:
         """Candidate strings of ``text`` and their features, as this rescorer was fitted on them."""
-        return candidate_features(text, probs, lexicon, cleaning, self.candidate_o_scale, self.groups)
+        return candidate_features(text, probs, lexicon, cleaning, self.candidate_o_scale, self.groups,
+                                  self.word_limits)
 
     def accepted(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> dict[str, float]:
         """Accepted candidate strings of ``text`` and their probabilities (all > 0.5)."""
@@ -148,7 +161,8 @@ class Rescorer:
         """``accepted_decided(text, self.accepted(...), self.nested)``, read off the occurrences the
         features were computed from (no matcher built over the accepted strings), the probabilities
         from the factored features (:meth:`factored_probabilities`: the same up to ~1e-15)."""
-        described = described_candidates(text, probs, lexicon, cleaning, self.candidate_o_scale, self.groups)
+        described = described_candidates(text, probs, lexicon, cleaning, self.candidate_o_scale, self.groups,
+                                         self.word_limits)
         if described is None:
             return occurrences_decided(len(text), *no_spans(), np.zeros(0), self.nested)
         occurrences, features = described
@@ -177,10 +191,16 @@ class RescorerDecision(Decision):
 
     def describe(self) -> str:
         r = self.rescorer
-        model = f"hidden {len(r.hidden)}" if r.hidden else "logistic regression"
+        model = "logistic regression"
+        if r.hidden:
+            width = len(r.hidden) // r.members
+            model = f"hidden {width}" if r.members == 1 else f"{r.members} networks of hidden {width}"
         nested = ", nested phrases" if r.nested else ""
+        runs = ""
+        if r.word_limits != (MAX_WORDS, MAX_CHARS):
+            runs = ", word runs up to {} words / {} chars".format(*r.word_limits)
         return (f"phrase rescorer ({model}, {len(feature_names(r.groups))} features, "
-                f"candidates at O scale {r.candidate_o_scale:g}{nested})")
+                f"candidates at O scale {r.candidate_o_scale:g}{runs}{nested})")
 
     @classmethod
     def from_dict(cls, cfg: Mapping, lexicon: Lexicon | None, cleaning: CleaningConfig | None) -> "RescorerDecision":

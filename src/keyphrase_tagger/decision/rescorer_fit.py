@@ -15,6 +15,7 @@ from keyphrase_tagger.decision.candidates import GROUPS
 from keyphrase_tagger.decision.decoder import accepted_decided, decode_phrases
 from keyphrase_tagger.decision.phrase_scores import phrase_scores
 from keyphrase_tagger.decision.rescorer import Rescorer
+from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.logging_setup import progress
 from keyphrase_tagger.records import Document
@@ -68,11 +69,12 @@ def fit_mlp(x: np.ndarray, y: np.ndarray, hidden: int, steps: int, weight_decay:
 
 
 def training_matrix(train: Sequence[tuple[Document, np.ndarray, Lexicon]], cleaning: CleaningConfig,
-                    candidate_o_scale: float, groups: tuple[str, ...],
+                    candidate_o_scale: float, groups: tuple[str, ...], word_limits: tuple[int, int],
                     show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The candidates of the ``train`` documents (each with its leave-one-out lexicon) as one feature
-    matrix over ``groups`` (in :data:`GROUPS` order), and their labels (1.0: a listed phrase)."""
-    untrained = Rescorer(candidate_o_scale, (), (), (), 0.0, (), (), groups, False)
+    matrix over ``groups`` (in :data:`GROUPS` order), word runs within ``word_limits`` (words,
+    characters), and their labels (1.0: a listed phrase)."""
+    untrained = Rescorer(candidate_o_scale, (), (), (), 0.0, (), (), groups, False, 1, tuple(word_limits))
     started = time.perf_counter()
     xs, ys = [], []
     for doc, probs, lex in progress(train, "rescorer candidates (training documents)", enabled=show_progress):
@@ -84,6 +86,18 @@ def training_matrix(train: Sequence[tuple[Document, np.ndarray, Lexicon]], clean
     log.info("rescorer: %d candidates of %d training documents (%d listed), %d features (%.1f s)", len(y), len(train),
              int(y.sum()), x.shape[1], time.perf_counter() - started)
     return x, y
+
+
+def fit_ensemble(x: np.ndarray, y: np.ndarray, hidden: int, steps: int, members: int,
+                 show_progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """:func:`fit_mlp` with seeds ``0 .. members - 1``, as one network whose logit is the mean of
+    theirs (hidden layers stacked, output weights and biases divided by ``members``): the seeds'
+    disagreement averaged out, and the threshold still one bias. One member is ``fit_mlp``'s network."""
+    fitted = [fit_mlp(x, y, hidden, steps=steps, seed=seed, show_progress=show_progress) for seed in range(members)]
+    if members == 1:
+        return fitted[0]
+    return (np.concatenate([f[0] for f in fitted]), np.concatenate([f[1] for f in fitted]),
+            np.concatenate([f[2] for f in fitted]) / members, sum(f[3] for f in fitted) / members)
 
 
 def fit_rescorer(
@@ -98,6 +112,8 @@ def fit_rescorer(
     steps: int,
     nested: bool,
     l2: float = 1.0,
+    ensemble: int = 1,
+    word_limits: tuple[int, int] = (MAX_WORDS, MAX_CHARS),
     show_progress: bool = False,
 ) -> tuple[Rescorer, float]:
     """Fit on ``train`` (document, model probabilities, the lexicon it may see: leave-one-out),
@@ -106,24 +122,26 @@ def fit_rescorer(
     network of that width (``steps`` full-batch Adam steps) instead of the logistic regression;
     ``groups``: the feature groups of ``candidates.py``. The ``words`` and ``context`` groups need
     lexicons built with word statistics (``build_lexicon(..., with_words=True)``). ``nested``: phrases are every
-    occurrence of the accepted strings, not what their tags decode to. Each step logs its result;
-    ``show_progress``: progress bars on a terminal."""
+    occurrence of the accepted strings, not what their tags decode to. ``ensemble``: networks fitted
+    with different seeds, their logits averaged; ``word_limits``: the most words and characters of a
+    word-run candidate. Each step logs its result; ``show_progress``: progress bars on a terminal."""
     groups = tuple(g for g in GROUPS if g in groups)
-    x, y = training_matrix(train, cleaning, candidate_o_scale, groups, show_progress)
+    x, y = training_matrix(train, cleaning, candidate_o_scale, groups, tuple(word_limits), show_progress)
     started = time.perf_counter()
     mean, scale = x.mean(axis=0), x.std(axis=0)
     mean[0], scale[0] = 0.0, 1.0
     scale[scale == 0] = 1.0
     z = (x - mean) / scale
     if hidden > 0:
-        w1, b1, w2, b2 = fit_mlp(z, y, hidden, steps=steps, show_progress=show_progress)
+        w1, b1, w2, b2 = fit_ensemble(z, y, hidden, steps, ensemble, show_progress=show_progress)
         rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(w2), b2,
-                            tuple(map(tuple, w1)), tuple(b1), groups, nested)
+                            tuple(map(tuple, w1)), tuple(b1), groups, nested, ensemble, tuple(word_limits))
     else:
         rescorer = Rescorer(candidate_o_scale, tuple(mean), tuple(scale), tuple(fit_logistic(z, y, l2=l2)), 0.0,
-                            (), (), groups, nested)
-    log.info("rescorer: %s fitted (%.1f s)", f"hidden layer of {hidden}, {steps} Adam steps" if hidden > 0
-             else "logistic regression", time.perf_counter() - started)
+                            (), (), groups, nested, 1, tuple(word_limits))
+    networks = f"{ensemble} networks, each a " if ensemble > 1 else ""
+    log.info("rescorer: %s fitted (%.1f s)", f"{networks}hidden layer of {hidden}, {steps} Adam steps"
+             if hidden > 0 else "logistic regression", time.perf_counter() - started)
     started = time.perf_counter()
     threshold, f1 = choose_threshold(rescorer, validation, lexicon, cleaning, show_progress)
     log.info("rescorer: threshold %.3f chosen on %d validation documents, phrase F1 %.4f (%.1f s)", threshold,

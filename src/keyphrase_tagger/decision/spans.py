@@ -13,6 +13,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.data.labeling import tags_to_spans
 from keyphrase_tagger.lexicon.segmentation import Words
 
+# The word-run limits (decision.rescore_max_words / rescore_max_chars) of a rescorer saved without them.
 MAX_WORDS = 4
 MAX_CHARS = 16
 
@@ -57,20 +58,21 @@ def tagger_spans(text: str, probs: np.ndarray, is_strip: np.ndarray, cleaning: C
     return starts[keep], ends[keep]
 
 
-def word_run_spans(text: str, words: Words, is_strip: np.ndarray, cleaning: CleaningConfig) -> Spans:
-    """Runs of 1..MAX_WORDS words with no strip character, at most MAX_CHARS characters long,
-    that the cleaning keeps: one span per run (a string that recurs gives several)."""
+def word_run_spans(text: str, words: Words, is_strip: np.ndarray, cleaning: CleaningConfig,
+                   max_words: int = MAX_WORDS, max_chars: int = MAX_CHARS) -> Spans:
+    """Runs of 1..``max_words`` words with no strip character, at most ``max_chars`` characters
+    long, that the cleaning keeps: one span per run (a string that recurs gives several)."""
     n_words = len(words)
     if n_words == 0:
         return no_spans()
     clean = np.add.reduceat(is_strip.astype(np.int64), words.starts) == 0
     all_clean = clean.copy()  # for runs of m words: all_clean[a] iff words a..a+m-1 are clean
     found_starts, found_ends = [], []
-    for m in range(1, min(MAX_WORDS, n_words) + 1):
+    for m in range(1, min(max_words, n_words) + 1):
         if m > 1:
             all_clean = all_clean[:-1] & clean[m - 1 :]
         run_starts, run_ends = words.starts[: n_words - m + 1], words.ends[m - 1 :]
-        good = all_clean & (run_ends - run_starts <= MAX_CHARS)
+        good = all_clean & (run_ends - run_starts <= max_chars)
         found_starts.append(run_starts[good])
         found_ends.append(run_ends[good])
     starts, ends = np.concatenate(found_starts), np.concatenate(found_ends)
