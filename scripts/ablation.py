@@ -55,6 +55,8 @@ OPTIONS = [
            "confidences (no BERT in the decision)", "default"),
     Option("rescore_linear", ("experiment=rescore_linear",), "rescore_flat with a logistic-regression rescorer "
            "instead of the one-hidden-layer network", "default"),
+    Option("rescore_general", ("experiment=rescore_general",), "default with general-domain idf features of the "
+           "candidate's words (jieba's idf table: mean, least, greatest, unknown share, TF-IDF)", "default"),
     Option("no_rescore", ("experiment=no_rescore",), "default without the phrase rescorer (O prior and fusion "
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),
