@@ -61,6 +61,8 @@ OPTIONS = [
            "20 characters (default: 4 and 16)", "default"),
     Option("rescore_ensemble", ("experiment=rescore_ensemble",), "default with 5 rescorer networks fitted with "
            "different seeds, their logits averaged", "default"),
+    Option("rescore_general", ("experiment=rescore_general",), "default with general-domain idf features of the "
+           "candidate's words (jieba's idf table: mean, least, greatest, unknown share, TF-IDF)", "default"),
     Option("no_rescore", ("experiment=no_rescore",), "default without the phrase rescorer (O prior and fusion "
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),

@@ -168,6 +168,23 @@ def _context_columns(occ: Occurrences) -> list[np.ndarray]:
             occ.mean(each_before), occ.mean(each_after), max_before, max_after]
 
 
+@feature_group("general", ("idf_mean", "idf_min", "idf_max", "unknown_word_share", "log_count_x_idf_mean"))
+def _general_columns(occ: Occurrences) -> list[np.ndarray]:
+    """How rare the candidate's words are in general text (``lexicon/general_idf.py``): the mean,
+    least and greatest idf of the words of its describing occurrence, the share of them the table
+    does not hold, and the mean idf weighted by how often the candidate occurs here (TF-IDF)."""
+    idf, known = occ.inputs.word_idf
+    a, b = occ.placement.first, occ.placement.last
+    n_words = (b - a + 1).astype(np.float64)
+    cum = np.concatenate([[0.0], np.cumsum(idf)])
+    cum_known = np.concatenate([[0.0], np.cumsum(known)])
+    bounds = np.column_stack([a, b + 1]).ravel()
+    padded = np.append(idf, 0.0)  # reduceat reads index b + 1 = len(words) as a segment end
+    mean = (cum[b + 1] - cum[a]) / n_words
+    return [mean, np.minimum.reduceat(padded, bounds)[::2], np.maximum.reduceat(padded, bounds)[::2],
+            1.0 - (cum_known[b + 1] - cum_known[a]) / n_words, occ.log_count * mean]
+
+
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {name: group.names for name, group in _REGISTRY.items()}
 GROUPS: tuple[str, ...] = tuple(_REGISTRY)
 # The groups that read the training documents' word statistics (``Lexicon.words``).

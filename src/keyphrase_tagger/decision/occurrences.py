@@ -14,6 +14,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.decoder import scale_o
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, Spans, strip_mask, tagger_spans, word_run_spans
 from keyphrase_tagger.decision.substrings import CandidateStrings, SubstringKeys, code_points
+from keyphrase_tagger.lexicon.general_idf import general_idf
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import Words, segment
 
@@ -34,6 +35,11 @@ class TextInputs:
     @functools.cached_property
     def words(self) -> Words:
         return segment(self.text)
+
+    @functools.cached_property
+    def word_idf(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per word, its general-domain idf and whether the table holds it (``general_idf``)."""
+        return general_idf().of_words(self.words.strings)
 
     @functools.cached_property
     def codes(self) -> np.ndarray:
