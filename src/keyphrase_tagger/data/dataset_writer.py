@@ -1,9 +1,9 @@
 """Labeled documents -> the files of a ``datasets.DatasetDict``, written a batch of rows at a time.
 
 The layout is the one ``DatasetDict.save_to_disk`` writes (``dataset_dict.json``; per split, Arrow
-shards of at most ``datasets.config.MAX_SHARD_SIZE`` bytes, ``dataset_info.json`` and
-``state.json``), so ``datasets.load_from_disk`` reads it; unlike ``save_to_disk`` it never needs a
-whole split in memory. The rows are written by the library's own ``ArrowWriter``.
+shards of about ``datasets.config.MAX_SHARD_SIZE`` bytes, ``dataset_info.json`` and ``state.json``),
+so ``datasets.load_from_disk`` reads it; unlike ``save_to_disk`` it never needs a whole split in
+memory. The rows are written by the library's own ``ArrowWriter``.
 """
 
 from __future__ import annotations
