@@ -11,13 +11,13 @@ from pathlib import Path
 
 import datasets
 import pytest
-from omegaconf import OmegaConf
 from conftest import CORPUS, compose
+from omegaconf import OmegaConf
 from test_cleaning import PINNED_STRIP_CHARS
 from test_labeling import naive_leftmost_longest
 
-from keyphrase_tagger.data.labeling import tag_ids_to_strings
 from keyphrase_tagger.data.dataset_writer import dataset_features
+from keyphrase_tagger.data.labeling import tag_ids_to_strings
 from keyphrase_tagger.data.prepare import prepare_corpus, prepare_to_disk, save_prepared, to_dataset_dict
 from keyphrase_tagger.data.splits import SPLITS
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError

@@ -71,8 +71,8 @@ def iter_corpus(path: str | Path) -> Iterator[RawDocument]:
     """
     path = Path(path)
     lines = _decoded_lines(path)
-    count = 0
-    for text_line, text in lines:
+    # The loop takes each document line, next() its list line: enumerate counts documents.
+    for count, (text_line, text) in enumerate(lines):
         if _is_list_line(text.strip()):
             raise CorpusFormatError(
                 path, text_line, "expected a document line but found a phrase list (a document without its list?)"
@@ -93,4 +93,3 @@ def iter_corpus(path: str | Path) -> Iterator[RawDocument]:
                 "found a line that is not (a document without its list?)",
             )
         yield RawDocument(f"doc-{count:04d}", text, parse_phrase_list(phrases), text_line, list_line)
-        count += 1
