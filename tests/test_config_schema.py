@@ -69,6 +69,7 @@ BAD_VALUES = [
     ("train", "output_dir=TMP/a_file/run", r"^output_dir=.*a_file/run: cannot be created: .*a_file is not a dir"),
     ("prepare", "data.cleaning.min_chars=abc", r"^data\.cleaning\.min_chars: expected an integer, got 'abc'$"),
     ("prepare", "data.processed_dir=TMP/a_file/processed", r"^data\.processed_dir=.*: cannot be created: "),
+    ("prepare", "data.write_batch_documents=0", r"^data\.write_batch_documents=0: must be >= 1$"),
     ("evaluate", "batch_size=abc", r"^batch_size: expected an integer, got 'abc'$"),
     ("evaluate", "data.corpus_path=''", r"^data\.corpus_path: expected a path \(a non-empty string\) or null, got ''$"),
     ("evaluate", "output_dir=TMP/a_file/report", r"^output_dir=.*: cannot be created: "),

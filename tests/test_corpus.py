@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS
 
-from keyphrase_tagger.data.corpus import parse_phrase_list, read_corpus
+from keyphrase_tagger.data.corpus import iter_corpus, parse_phrase_list, read_corpus
 from keyphrase_tagger.errors import CorpusFormatError, KeyphraseTaggerError
 
 TWO_DOCUMENTS = "发展服务业和现代物流\n[服务业,现代物流]\n推进跨境电商\n[跨境电商]\n"
@@ -125,3 +125,11 @@ def test_missing_file_is_a_corpus_error_naming_the_file(tmp_path):
 
 def test_directory_instead_of_file_is_a_corpus_error(tmp_path):
     assert str(tmp_path) in str(read_error(tmp_path))
+
+
+def test_documents_stream_one_at_a_time_and_an_error_comes_where_it_is(tmp_path):
+    documents = iter_corpus(write(tmp_path, TWO_DOCUMENTS + "第三份文件\n"))
+    assert [next(documents).doc_id, next(documents).doc_id] == ["doc-0000", "doc-0001"]
+    with pytest.raises(CorpusFormatError, match="no phrase list") as info:
+        next(documents)
+    assert info.value.line == 5

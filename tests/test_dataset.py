@@ -13,11 +13,12 @@ import pytest
 from conftest import CORPUS, compose, tiny_corpus_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from omegaconf import OmegaConf
 
 from keyphrase_tagger.data import prepare as prepare_module
 from keyphrase_tagger.data.dataset import load_prepared, read_prepared
 from keyphrase_tagger.data.fingerprint import Fingerprint
-from keyphrase_tagger.data.prepare import PreparedCorpus, prepare_corpus, save_prepared
+from keyphrase_tagger.data.prepare import PreparedCorpus, prepare_corpus, prepare_to_disk, save_prepared
 from keyphrase_tagger.outputs import write_marker
 
 LOGGER = "keyphrase_tagger.data.dataset"
@@ -67,7 +68,7 @@ def file_contents(directory: Path) -> dict[str, bytes]:
 def test_the_embedded_corpus_reads_back_exactly_as_labeling_made_it(tmp_path, monkeypatch, caplog):
     cfg = data_config(tmp_path, corpus=CORPUS)
     expected = prepare_corpus(cfg)
-    save_prepared(expected, cfg.processed_dir)  # as kpt-prepare writes it
+    prepare_to_disk(cfg, cfg.processed_dir, OmegaConf.to_container(cfg))  # as kpt-prepare writes it
     forbid_labeling(monkeypatch)
     with caplog.at_level(logging.INFO, logger=LOGGER):
         read = load_prepared(cfg)
@@ -78,7 +79,7 @@ def test_the_embedded_corpus_reads_back_exactly_as_labeling_made_it(tmp_path, mo
 def test_every_labeling_outcome_reads_back_with_its_statistics(tmp_path):
     cfg = data_config(tmp_path, RULES_CORPUS)
     expected = prepare_corpus(cfg)
-    save_prepared(expected, cfg.processed_dir)
+    save_prepared(expected, cfg.processed_dir, OmegaConf.to_container(cfg))
     assert_same_corpus(read_prepared(cfg.processed_dir, cfg, expected.fingerprint), expected)
     assert {reason for d in expected.documents for reason, _ in d.stats.dropped} == {
         "too_short", "empty", "duplicate", "missing"}
@@ -105,9 +106,9 @@ def corpora(draw) -> str:
 @given(content=corpora())
 def test_any_corpus_reads_back_as_prepare_corpus_labels_it(content):
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = data_config(Path(tmp), content)
+        cfg = data_config(Path(tmp), content, "data.write_batch_documents=2")
         expected = prepare_corpus(cfg)
-        save_prepared(expected, cfg.processed_dir)
+        prepare_to_disk(cfg, cfg.processed_dir, OmegaConf.to_container(cfg))
         assert_same_corpus(read_prepared(cfg.processed_dir, cfg, expected.fingerprint), expected)
 
 

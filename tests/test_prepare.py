@@ -12,15 +12,19 @@ from pathlib import Path
 import datasets
 import pytest
 from conftest import CORPUS, compose
+from omegaconf import OmegaConf
 from test_cleaning import PINNED_STRIP_CHARS
 from test_labeling import naive_leftmost_longest
 
+from keyphrase_tagger.data.dataset_writer import dataset_features
 from keyphrase_tagger.data.labeling import tag_ids_to_strings
-from keyphrase_tagger.data.prepare import prepare_corpus, save_prepared, to_dataset_dict
+from keyphrase_tagger.data.prepare import prepare_corpus, prepare_to_disk, save_prepared, to_dataset_dict
 from keyphrase_tagger.data.splits import SPLITS
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
 
 KPT_PREPARE = Path(sys.executable).parent / "kpt-prepare"
+# What save_prepared needs of the data group: two documents per Arrow batch, so batches are exercised.
+WRITE = {"write_batch_documents": 2}
 COLUMNS = ["doc_id", "text", "labels", "phrases", "raw_phrases", "dropped", "shadowed"]
 
 THREE_DOCUMENTS = (
@@ -111,7 +115,7 @@ def test_tiny_corpora_prepare_with_empty_splits_and_a_warning(tmp_path, n, caplo
     assert sum(dataset[name].num_rows for name in SPLITS) == n
     assert any(dataset[name].num_rows == 0 for name in SPLITS)
     assert any("is empty" in r.getMessage() for r in caplog.records)
-    save_prepared(corpus, tmp_path / "out")
+    save_prepared(corpus, tmp_path / "out", WRITE)
     assert datasets.load_from_disk(str(tmp_path / "out"))["train"].num_rows == n
 
 
@@ -128,8 +132,8 @@ def test_kfold_config_gives_the_fold_as_test_split(tmp_path):
 
 
 def test_rerun_replaces_its_own_earlier_dataset(tmp_path):
-    save_prepared(prepared(tmp_path, THREE_DOCUMENTS), tmp_path / "out")
-    save_prepared(prepared(tmp_path, "发展服务业\n[服务业]\n"), tmp_path / "out")
+    save_prepared(prepared(tmp_path, THREE_DOCUMENTS), tmp_path / "out", WRITE)
+    save_prepared(prepared(tmp_path, "发展服务业\n[服务业]\n"), tmp_path / "out", WRITE)
     dataset = datasets.load_from_disk(str(tmp_path / "out"))
     assert sum(dataset[name].num_rows for name in SPLITS) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "out"]
@@ -137,11 +141,77 @@ def test_rerun_replaces_its_own_earlier_dataset(tmp_path):
 
 def test_saved_dataset_loads_back_as_the_dataset_dict(tmp_path):
     corpus = prepared(tmp_path, THREE_DOCUMENTS)
-    save_prepared(corpus, tmp_path / "out")
+    save_prepared(corpus, tmp_path / "out", WRITE)
     loaded = datasets.load_from_disk(str(tmp_path / "out"))
     expected = to_dataset_dict(corpus)
     assert sorted(loaded) == sorted(SPLITS)
     assert all(loaded[name].to_list() == expected[name].to_list() for name in SPLITS)
+
+
+def one_table_split(corpus, name: str) -> datasets.Dataset:
+    """A split as one in-memory table of Python rows: what the batched writer must reproduce."""
+    docs = corpus.split(name)
+    rows = {
+        "doc_id": [d.document.doc_id for d in docs],
+        "text": [d.document.text for d in docs],
+        "labels": [tag_ids_to_strings(d.tags) for d in docs],
+        "phrases": [list(d.document.phrases) for d in docs],
+        "raw_phrases": [d.stats.raw_phrases for d in docs],
+        "dropped": [[{"reason": r, "phrase": p} for r, p in d.stats.dropped] for d in docs],
+        "shadowed": [list(d.stats.shadowed) for d in docs],
+    }
+    return datasets.Dataset.from_dict(rows, features=dataset_features())
+
+
+def without_fingerprint(path: Path) -> dict:
+    state = json.loads(path.read_text(encoding="utf-8"))
+    return {key: value for key, value in state.items() if key != "_fingerprint"}
+
+
+def test_batched_writing_gives_the_dataset_of_one_table_per_split(tmp_path):
+    # The embedded corpus (40 documents, missing and shadowed phrases) in batches of 3: every split
+    # spans several batches, the last one partial.
+    cfg = compose("prepare", [f"data.corpus_path={CORPUS}", f"data.processed_dir={tmp_path / 'streamed'}",
+                              "data.write_batch_documents=3"]).data
+    config = OmegaConf.to_container(cfg)
+    stats = prepare_to_disk(cfg, cfg.processed_dir, config)
+    corpus = prepare_corpus(cfg)
+    assert stats == corpus.stats()
+    for name in SPLITS:
+        expected = one_table_split(corpus, name)
+        expected.save_to_disk(str(tmp_path / "one_table" / name))
+        loaded = datasets.load_from_disk(str(tmp_path / "streamed" / name))
+        assert loaded.num_rows == len(corpus.splits[name]) > 3
+        assert loaded.features == expected.features
+        assert loaded.to_list() == expected.to_list()
+        for written in ("dataset_info.json", "state.json"):
+            got, want = tmp_path / "streamed" / name / written, tmp_path / "one_table" / name / written
+            assert without_fingerprint(got) == without_fingerprint(want)
+        assert (tmp_path / "streamed" / name / "dataset_info.json").read_bytes() == (
+            tmp_path / "one_table" / name / "dataset_info.json").read_bytes()
+    saved = json.loads((tmp_path / "streamed" / "stats.json").read_text(encoding="utf-8"))
+    assert saved["splits"] == corpus.stats()
+    assert saved["fingerprint"] == corpus.fingerprint.record()
+    # The documents held in memory, written by save_prepared: the same files, byte for byte.
+    save_prepared(corpus, tmp_path / "saved", config)
+    assert file_bytes(tmp_path / "saved") == file_bytes(tmp_path / "streamed")
+
+
+def test_a_split_larger_than_a_shard_is_written_as_shards_that_load_as_one_split(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.config, "MAX_SHARD_SIZE", "200KB")
+    cfg = compose("prepare", [f"data.corpus_path={CORPUS}", f"data.processed_dir={tmp_path / 'out'}",
+                              "data.write_batch_documents=3"]).data
+    prepare_to_disk(cfg, cfg.processed_dir, OmegaConf.to_container(cfg))
+    shards = sorted(p.name for p in (tmp_path / "out" / "train").iterdir() if p.suffix == ".arrow")
+    assert len(shards) > 1
+    assert shards == [f"data-{i:05d}-of-{len(shards):05d}.arrow" for i in range(len(shards))]
+    loaded = datasets.load_from_disk(str(tmp_path / "out"))
+    corpus = prepare_corpus(cfg)
+    assert all(loaded[name].to_list() == one_table_split(corpus, name).to_list() for name in SPLITS)
+
+
+def file_bytes(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("where", ["corpus folder", "its parent"])
@@ -150,7 +220,7 @@ def test_processed_dir_holding_the_corpus_is_refused_and_the_corpus_kept(tmp_pat
     corpus = prepared(tmp_path / "raw", THREE_DOCUMENTS)
     target = tmp_path / "raw" if where == "corpus folder" else tmp_path
     with pytest.raises(ConfigError, match=r"^data\.processed_dir=.*: holds the corpus"):
-        save_prepared(corpus, target)
+        save_prepared(corpus, target, WRITE)
     assert (tmp_path / "raw" / "corpus.txt").read_text(encoding="utf-8") == THREE_DOCUMENTS
     assert [p.name for p in tmp_path.iterdir()] == ["raw"]
 
@@ -160,7 +230,7 @@ def test_processed_dir_with_files_the_program_did_not_write_is_refused(tmp_path)
     (tmp_path / "processed").mkdir()
     (tmp_path / "processed" / "notes.md").write_text("mine")
     with pytest.raises(ConfigError, match=r"^data\.processed_dir=.*processed: holds files keyphrase-tagger did not"):
-        save_prepared(corpus, tmp_path / "processed")
+        save_prepared(corpus, tmp_path / "processed", WRITE)
     assert [p.name for p in (tmp_path / "processed").iterdir()] == ["notes.md"]
 
 

@@ -7,14 +7,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from keyphrase_tagger.cli.common import CONFIG_DIR, command, reports_errors
 from keyphrase_tagger.config.validate import validate_prepare_config
-from keyphrase_tagger.data.prepare import prepare_corpus, save_prepared
+from keyphrase_tagger.data.prepare import prepare_to_disk
 from keyphrase_tagger.data.stats import format_stats_table
 
 
 def prepare(cfg: DictConfig) -> dict:
     validate_prepare_config(cfg)
-    prepared = prepare_corpus(cfg.data)
-    stats = save_prepared(prepared, cfg.data.processed_dir, OmegaConf.to_container(cfg.data, resolve=True))
+    stats = prepare_to_disk(cfg.data, cfg.data.processed_dir, OmegaConf.to_container(cfg.data, resolve=True))
     print(format_stats_table(stats))
     print(f"dataset written to {cfg.data.processed_dir}")
     return stats

@@ -59,6 +59,7 @@ class DataSchema:
     split: SplitSchema
     window: WindowSchema
     max_documents: int | None = bounded(ge=1)
+    write_batch_documents: int = bounded(ge=1)
 
 
 @dataclass

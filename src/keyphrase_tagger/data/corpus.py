@@ -6,6 +6,7 @@ UTF-8 with or without BOM, LF or CRLF; blank lines are ignored. Every deviation 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,26 +30,27 @@ def _is_list_line(line: str) -> bool:
     return line.startswith("[") and line.endswith("]")
 
 
-def _decoded_lines(path: Path) -> list[tuple[int, str]]:
-    """Non-blank lines with their 1-based numbers; invalid UTF-8 is reported by line."""
+def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers, read one at a time; invalid UTF-8 is reported by line."""
     try:
-        data = path.read_bytes()
+        f = path.open("rb")
     except FileNotFoundError:
         raise CorpusFormatError(path, None, "file not found") from None
     except IsADirectoryError:
         raise CorpusFormatError(path, None, "is a directory, expected a corpus file") from None
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    lines = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise CorpusFormatError(path, number, f"invalid UTF-8 at byte {err.start} of the line") from None
-        line = line.rstrip("\r")
-        if line.strip():
-            lines.append((number, line))
-    return lines
+    with f:
+        for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise CorpusFormatError(path, number, f"invalid UTF-8 at byte {err.start} of the line") from None
+            line = line.rstrip("\r")
+            if line.strip():
+                yield number, line
 
 
 def parse_phrase_list(line: str) -> tuple[str, ...]:
@@ -58,24 +60,29 @@ def parse_phrase_list(line: str) -> tuple[str, ...]:
 
 
 def read_corpus(path: str | Path) -> list[RawDocument]:
-    """Read every (document, phrase list) pair of ``path``.
+    """Every (document, phrase list) pair of ``path``, in file order (see :func:`iter_corpus`)."""
+    return list(iter_corpus(path))
+
+
+def iter_corpus(path: str | Path) -> Iterator[RawDocument]:
+    """The (document, phrase list) pairs of ``path``, one at a time: the file is never held whole.
 
     Document ids are ``doc-0000``, ``doc-0001``, ... in file order, so they are stable for a file.
     """
     path = Path(path)
     lines = _decoded_lines(path)
-    documents: list[RawDocument] = []
-    for k in range(0, len(lines), 2):
-        text_line, text = lines[k]
+    # The loop takes each document line, next() its list line: enumerate counts documents.
+    for count, (text_line, text) in enumerate(lines):
         if _is_list_line(text.strip()):
             raise CorpusFormatError(
                 path, text_line, "expected a document line but found a phrase list (a document without its list?)"
             )
-        if k + 1 >= len(lines):
+        following = next(lines, None)
+        if following is None:
             raise CorpusFormatError(
                 path, text_line, "document has no phrase list: the file ends after it (odd number of non-empty lines)"
             )
-        list_line, phrases = lines[k + 1]
+        list_line, phrases = following
         if not _is_list_line(phrases.strip()):
             # Either this list lost a bracket or the document before it lost its whole list:
             # name both lines so the user can tell which.
@@ -85,13 +92,4 @@ def read_corpus(path: str | Path) -> list[RawDocument]:
                 f"expected the phrase list of the document on line {text_line}, wrapped in [...]; "
                 "found a line that is not (a document without its list?)",
             )
-        documents.append(
-            RawDocument(
-                doc_id=f"doc-{len(documents):04d}",
-                text=text,
-                raw_phrases=parse_phrase_list(phrases),
-                text_line=text_line,
-                phrases_line=list_line,
-            )
-        )
-    return documents
+        yield RawDocument(f"doc-{count:04d}", text, parse_phrase_list(phrases), text_line, list_line)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig, clean_phrases
-from keyphrase_tagger.data.corpus import RawDocument, read_corpus
+from keyphrase_tagger.data.corpus import RawDocument, iter_corpus, read_corpus
+from keyphrase_tagger.data.dataset_writer import dataset_features, document_table, write_dataset_dict
 from keyphrase_tagger.data.fingerprint import Fingerprint
-from keyphrase_tagger.data.labeling import label_text, tag_ids_to_strings
+from keyphrase_tagger.data.labeling import label_text
 from keyphrase_tagger.data.matching import PhraseMatcher
 from keyphrase_tagger.data.splits import SPLITS, split_indices, split_settings
-from keyphrase_tagger.data.stats import DocumentStats, pool_stats
+from keyphrase_tagger.data.stats import DocumentStats, StatsPool, pool_stats
 from keyphrase_tagger.errors import ConfigError, CorpusFormatError
 from keyphrase_tagger.outputs import replace_directory
 from keyphrase_tagger.records import Document
@@ -85,20 +86,25 @@ def label_document(raw: RawDocument, cleaning: CleaningConfig, on_missing: str, 
     return LabeledDocument(Document(raw.doc_id, raw.text, tuple(kept)), tags, stats)
 
 
-def prepare_corpus(data_cfg: Mapping, fingerprint: Fingerprint | None = None) -> PreparedCorpus:
-    """Read, clean, label and split the corpus that ``data_cfg`` names (the ``data`` config group).
-
-    ``fingerprint``: the corpus and settings as the caller found them before this call; by default
-    taken here, before the file is read.
-    """
+def _checked(data_cfg: Mapping) -> tuple[Path, CleaningConfig, str]:
+    """``(corpus path, cleaning, on_missing_phrase)`` of ``data_cfg``, the labeling choices checked."""
     on_missing = data_cfg.get("on_missing_phrase", "warn")
     if on_missing not in ("warn", "error"):
         raise ConfigError(f"data.on_missing_phrase must be 'warn' or 'error', got {on_missing!r}")
     if data_cfg.get("overlap", "leftmost_longest") != "leftmost_longest":
         raise ConfigError(f"data.overlap must be 'leftmost_longest', got {data_cfg.get('overlap')!r}")
+    return Path(data_cfg["corpus_path"]), CleaningConfig.from_dict(data_cfg.get("cleaning")), on_missing
+
+
+def prepare_corpus(data_cfg: Mapping, fingerprint: Fingerprint | None = None) -> PreparedCorpus:
+    """Read, clean, label and split the corpus that ``data_cfg`` names (the ``data`` config group),
+    keeping every labeled document in memory (:func:`prepare_to_disk` keeps none).
+
+    ``fingerprint``: the corpus and settings as the caller found them before this call; by default
+    taken here, before the file is read.
+    """
+    path, cleaning, on_missing = _checked(data_cfg)
     fingerprint = fingerprint or Fingerprint.of(data_cfg)
-    path = Path(data_cfg["corpus_path"])
-    cleaning = CleaningConfig.from_dict(data_cfg.get("cleaning"))
     labeled = [label_document(raw, cleaning, on_missing, path) for raw in read_corpus(path)]
     if not labeled:
         raise CorpusFormatError(path, None, "no documents in the file")
@@ -108,7 +114,10 @@ def prepare_corpus(data_cfg: Mapping, fingerprint: Fingerprint | None = None) ->
 
 def warn_missing(path: Path, labeled: list[LabeledDocument]) -> None:
     """One warning with the number of listed phrases that occur nowhere in their documents."""
-    missing = sum(1 for d in labeled for reason, _ in d.stats.dropped if reason == "missing")
+    log_missing(path, sum(1 for d in labeled for reason, _ in d.stats.dropped if reason == "missing"))
+
+
+def log_missing(path: Path, missing: int) -> None:
     if missing:
         log.warning("%s: %d listed phrases do not occur in their documents and were dropped", path, missing)
 
@@ -119,34 +128,13 @@ def corpus_splits(data_cfg: Mapping, n_documents: int) -> dict[str, list[int]]:
 
 
 def split_dataset(prepared: PreparedCorpus, name: str):
-    """One split as a ``datasets.Dataset``, one row per document: ``doc_id``, ``text``, ``labels``
-    (tag strings), ``phrases`` (the cleaned list), and what the statistics need beyond those:
-    ``raw_phrases`` (the number listed), ``dropped`` (reason and phrase) and ``shadowed``."""
+    """One split as a ``datasets.Dataset``, one row per document (the columns of
+    :func:`~keyphrase_tagger.data.dataset_writer.dataset_features`)."""
     import datasets
+    from datasets.table import InMemoryTable
 
-    string = datasets.Value("string")
-    features = datasets.Features(
-        {
-            "doc_id": string,
-            "text": string,
-            "labels": datasets.Sequence(string),
-            "phrases": datasets.Sequence(string),
-            "raw_phrases": datasets.Value("int32"),
-            "dropped": datasets.List({"reason": string, "phrase": string}),
-            "shadowed": datasets.Sequence(string),
-        }
-    )
-    docs = prepared.split(name)
-    rows = {
-        "doc_id": [d.document.doc_id for d in docs],
-        "text": [d.document.text for d in docs],
-        "labels": [tag_ids_to_strings(d.tags) for d in docs],
-        "phrases": [list(d.document.phrases) for d in docs],
-        "raw_phrases": [d.stats.raw_phrases for d in docs],
-        "dropped": [[{"reason": r, "phrase": p} for r, p in d.stats.dropped] for d in docs],
-        "shadowed": [list(d.stats.shadowed) for d in docs],
-    }
-    return datasets.Dataset.from_dict(rows, features=features)
+    table = InMemoryTable(document_table(prepared.split(name)))
+    return datasets.Dataset(table, info=datasets.DatasetInfo(features=dataset_features()))
 
 
 def to_dataset_dict(prepared: PreparedCorpus):
@@ -156,32 +144,80 @@ def to_dataset_dict(prepared: PreparedCorpus):
     return datasets.DatasetDict({name: split_dataset(prepared, name) for name in SPLITS})
 
 
-def save_prepared(prepared: PreparedCorpus, processed_dir: str | Path, config: Mapping | None = None) -> dict:
+def _batch_documents(config: Mapping) -> int:
+    value = config.get("write_batch_documents")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"data.write_batch_documents must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _write_stats(tmp: Path, config: Mapping, stats: dict, fingerprint: Fingerprint | None) -> None:
+    payload = {"config": dict(config), "splits": stats, "fingerprint": fingerprint.record() if fingerprint else None}
+    (tmp / "stats.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def save_prepared(prepared: PreparedCorpus, processed_dir: str | Path, config: Mapping) -> dict:
     """Write the dataset and ``stats.json`` (with the dataset's fingerprint) to ``processed_dir``;
-    return the stats.
+    return the stats. ``config``: the ``data`` group, recorded in ``stats.json``; its
+    ``write_batch_documents`` rows are turned into Arrow at a time.
 
     ``processed_dir`` is replaced as a whole, and only if it is new, empty or an earlier dataset of
     this program (see :func:`keyphrase_tagger.outputs.replace_directory`).
     """
     stats = prepared.stats()
+    batch = _batch_documents(config)
+    split_of = _split_names(prepared.splits, len(prepared.documents))
 
     def write(tmp: Path) -> None:
-        import datasets
-
-        datasets.disable_progress_bars()
-        # The layout DatasetDict.save_to_disk writes, one split at a time: the rows of one split
-        # are in memory at once, not the whole corpus twice (Python lists and Arrow tables).
-        (tmp / "dataset_dict.json").write_text(json.dumps({"splits": list(SPLITS)}), encoding="utf-8")
-        for name in SPLITS:
-            split = split_dataset(prepared, name)
-            # datasets writes an empty split as zero shards, which load_from_disk cannot read back:
-            # give an empty split one (empty) shard explicitly.
-            split.save_to_disk(str(tmp / name), num_shards=1 if split.num_rows == 0 else None)
-            del split
-        payload = {"config": dict(config or {}), "splits": stats,
-                   "fingerprint": prepared.fingerprint.record() if prepared.fingerprint else None}
-        (tmp / "stats.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
+        rows = ((SPLITS[split_of[i]], doc) for i, doc in enumerate(prepared.documents))
+        write_dataset_dict(tmp, rows, batch, prepared.fingerprint.digest if prepared.fingerprint else None)
+        _write_stats(tmp, config, stats, prepared.fingerprint)
 
     inputs = [("the corpus", prepared.corpus_path)] if prepared.corpus_path is not None else []
     replace_directory(processed_dir, PREPARED_DATASET, write, key="data.processed_dir", inputs=inputs)
     return stats
+
+
+def _split_names(splits: Mapping[str, list[int]], n_documents: int) -> np.ndarray:
+    """For each document index, the position of its split in ``SPLITS``."""
+    split_of = np.full(n_documents, -1, dtype=np.int8)
+    for k, name in enumerate(SPLITS):
+        split_of[splits[name]] = k
+    return split_of
+
+
+def prepare_to_disk(data_cfg: Mapping, processed_dir: str | Path, config: Mapping) -> dict:
+    """What :func:`prepare_corpus` then :func:`save_prepared` write, with a working set of one batch
+    of documents: a first pass over the file counts the documents (and finds any format error), so
+    that the splits are known; the second labels each document and writes it to its split at once.
+    """
+    path, cleaning, on_missing = _checked(data_cfg)
+    fingerprint = Fingerprint.of(data_cfg)
+    batch = _batch_documents(config)
+    n_documents = sum(1 for _ in iter_corpus(path))
+    if not n_documents:
+        raise CorpusFormatError(path, None, "no documents in the file")
+    split_of = _split_names(corpus_splits(data_cfg, n_documents), n_documents)
+    pools = {name: StatsPool() for name in ("all", *SPLITS)}
+
+    def labeled() -> Iterator[tuple[str, LabeledDocument]]:
+        changed = CorpusFormatError(path, None, "the file changed while it was being prepared")
+        for i, raw in enumerate(iter_corpus(path)):
+            if i >= n_documents:
+                raise changed
+            doc = label_document(raw, cleaning, on_missing, path)
+            name = SPLITS[split_of[i]]
+            pools["all"].add(doc.stats)
+            pools[name].add(doc.stats)
+            yield name, doc
+        if pools["all"].documents != n_documents:
+            raise changed
+
+    def write(tmp: Path) -> None:
+        write_dataset_dict(tmp, labeled(), batch, fingerprint.digest)
+        log_missing(path, pools["all"].dropped["missing"]["count"])
+        _write_stats(tmp, config, {name: pool.result() for name, pool in pools.items()}, fingerprint)
+
+    replace_directory(processed_dir, PREPARED_DATASET, write, key="data.processed_dir",
+                      inputs=[("the corpus", path)])
+    return {name: pool.result() for name, pool in pools.items()}

@@ -21,33 +21,53 @@ class DocumentStats:
     shadowed: list[str] = field(default_factory=list)
 
 
-def pool_stats(docs: Iterable[DocumentStats]) -> dict:
-    docs = list(docs)
-    chars = sum(d.characters for d in docs)
-    tagged = sum(d.tagged_characters for d in docs)
-    dropped: dict[str, dict] = {r: {"count": 0, "examples": []} for r in DROP_REASONS}
-    shadowed: dict = {"count": 0, "examples": []}
-    for d in docs:
+class StatsPool:
+    """Counts of many documents, added one at a time: the documents need not be held together."""
+
+    def __init__(self) -> None:
+        self.documents = self.characters = self.raw_phrases = self.kept_phrases = 0
+        self.tagged_spans = self.tagged_characters = 0
+        self.dropped: dict[str, dict] = {r: {"count": 0, "examples": []} for r in DROP_REASONS}
+        self.shadowed: dict = {"count": 0, "examples": []}
+
+    def add(self, d: DocumentStats) -> None:
+        self.documents += 1
+        self.characters += d.characters
+        self.raw_phrases += d.raw_phrases
+        self.kept_phrases += d.kept_phrases
+        self.tagged_spans += d.tagged_spans
+        self.tagged_characters += d.tagged_characters
         for reason, phrase in d.dropped:
-            entry = dropped[reason]
+            entry = self.dropped[reason]
             entry["count"] += 1
             if len(entry["examples"]) < MAX_EXAMPLES and phrase not in entry["examples"]:
                 entry["examples"].append(phrase)
-        shadowed["count"] += len(d.shadowed)
+        self.shadowed["count"] += len(d.shadowed)
         for phrase in d.shadowed:
-            if len(shadowed["examples"]) < MAX_EXAMPLES and phrase not in shadowed["examples"]:
-                shadowed["examples"].append(phrase)
-    return {
-        "documents": len(docs),
-        "characters": chars,
-        "raw_phrases": sum(d.raw_phrases for d in docs),
-        "kept_phrases": sum(d.kept_phrases for d in docs),
-        "dropped": dropped,
-        "shadowed": shadowed,
-        "tagged_spans": sum(d.tagged_spans for d in docs),
-        "tagged_characters": tagged,
-        "tagged_fraction": round(tagged / chars, 4) if chars else 0.0,
-    }
+            if len(self.shadowed["examples"]) < MAX_EXAMPLES and phrase not in self.shadowed["examples"]:
+                self.shadowed["examples"].append(phrase)
+
+    def result(self) -> dict:
+        """The pooled counts, as ``stats.json`` records them for one split."""
+        chars, tagged = self.characters, self.tagged_characters
+        return {
+            "documents": self.documents,
+            "characters": chars,
+            "raw_phrases": self.raw_phrases,
+            "kept_phrases": self.kept_phrases,
+            "dropped": self.dropped,
+            "shadowed": self.shadowed,
+            "tagged_spans": self.tagged_spans,
+            "tagged_characters": tagged,
+            "tagged_fraction": round(tagged / chars, 4) if chars else 0.0,
+        }
+
+
+def pool_stats(docs: Iterable[DocumentStats]) -> dict:
+    pool = StatsPool()
+    for d in docs:
+        pool.add(d)
+    return pool.result()
 
 
 def format_stats_table(stats: dict[str, dict]) -> str:
