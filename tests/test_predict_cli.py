@@ -186,9 +186,14 @@ def assert_one_line_error(result: subprocess.CompletedProcess, message: str) -> 
 
 
 def test_each_document_is_written_before_the_next_is_decided(smoke_checkpoint, tmp_path, monkeypatch):
-    """Lines stream out: when a document is decided, every document before it is on the output
-    already, even within one chunk of ``documents_per_chunk``."""
+    """Lines stream out: with model groups of one document (``overlap.MODEL_GROUP_CHARS``), when a
+    document is decided, every document before it is on the output already, even within one chunk
+    of ``documents_per_chunk``."""
     import io
+
+    from keyphrase_tagger.inference import overlap
+
+    monkeypatch.setattr(overlap, "MODEL_GROUP_CHARS", 1)
 
     from keyphrase_tagger.decision.kinds import DECISIONS
 

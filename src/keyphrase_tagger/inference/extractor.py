@@ -19,6 +19,7 @@ from keyphrase_tagger.decision.decoder import Decided, decode_phrases
 from keyphrase_tagger.decision.kinds import load_decision
 from keyphrase_tagger.decision.pieces import DECIDE_CHUNK_CHARS, decide_in_pieces
 from keyphrase_tagger.errors import ConfigError
+from keyphrase_tagger.inference import overlap
 from keyphrase_tagger.inference.precision import apply_precision, check_precision
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.records import Phrase
@@ -225,14 +226,14 @@ class KeyphraseExtractor:
         return list(self.iter_predict(texts))
 
     def iter_predict(self, texts: Sequence[str]) -> Iterator[Decided]:
-        """:meth:`predict`, one text's result at a time (the model runs over all ``texts`` first),
-        so that a caller can write each out before the next is decided."""
+        """:meth:`predict`, one text's result at a time, so that a caller can write each out before
+        the next is decided. The model reads the texts in groups of about
+        :data:`~keyphrase_tagger.inference.overlap.MODEL_GROUP_CHARS` characters while a second
+        thread decides the group before (:mod:`~keyphrase_tagger.inference.overlap`)."""
         texts = checked_texts(texts)
-        probs = self.predict_probs(texts)
         strip_chars = self.settings.cleaning.strip_chars
-        for k, text in enumerate(texts):
-            text_probs, probs[k] = probs[k], None  # each text's probabilities freed once decided
-            yield decide_in_pieces(self.decision, text, text_probs, self.chunk_chars, strip_chars)
+        return overlap.overlapped(texts, self.predict_probs, lambda text, probs: decide_in_pieces(
+            self.decision, text, probs, self.chunk_chars, strip_chars), overlap.MODEL_GROUP_CHARS)
 
     def extract(self, text: str, **options) -> list[Phrase]:
         """The keyphrases of one text.
@@ -278,9 +279,11 @@ class KeyphraseExtractor:
         return list(self.iter_extract(texts, **options))
 
     def iter_extract(self, texts: Iterable[str], **options) -> Iterator[list[Phrase]]:
-        """:meth:`extract_many`, one text's phrases at a time, in the order of ``texts``: the model
-        runs over all ``texts`` first, then each text is decided and decoded as it is asked for."""
+        """:meth:`extract_many`, one text's phrases at a time, in the order of ``texts``: decided
+        and decoded on a second thread while the model reads the next group of texts (as
+        :meth:`iter_predict`)."""
         texts = checked_texts(texts)
-        cleaning = self.settings.cleaning
-        for text, decided in zip(texts, self.iter_predict(texts)):
-            yield decode_phrases(text, decided, cleaning, **options)
+        cleaning, strip_chars = self.settings.cleaning, self.settings.cleaning.strip_chars
+        return overlap.overlapped(texts, self.predict_probs, lambda text, probs: decode_phrases(
+            text, decide_in_pieces(self.decision, text, probs, self.chunk_chars, strip_chars), cleaning, **options),
+            overlap.MODEL_GROUP_CHARS)

@@ -1,0 +1,44 @@
+"""inference/overlap.py: texts grouped for the model, each group decided on a worker thread while
+the model reads the next, results in order."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from keyphrase_tagger.inference.overlap import overlapped, text_groups
+
+
+def test_groups_are_consecutive_runs_closed_once_they_hold_enough_characters():
+    assert text_groups([3, 3, 3, 3, 1], 6) == [range(0, 2), range(2, 4), range(4, 5)]
+    assert text_groups([10, 1, 1], 4) == [range(0, 1), range(1, 3)]
+    assert text_groups([], 4) == []
+    assert text_groups([0, 0, 2], 1) == [range(0, 1), range(1, 2), range(2, 3)]
+
+
+def test_every_text_is_decided_once_in_order_on_one_worker_thread():
+    texts = [f"text {k} " * (k + 1) for k in range(9)]
+    model_calls, deciders = [], set()
+
+    def probs_of(group):
+        model_calls.append(list(group))
+        return [np.full((len(t), 3), float(len(t)), dtype=np.float32) for t in group]
+
+    def decide(text, probs):
+        deciders.add(threading.current_thread().name)
+        assert probs.shape == (len(text), 3) and probs[0, 0] == len(text)
+        return text.upper()
+
+    assert list(overlapped(texts, probs_of, decide, group_chars=30)) == [t.upper() for t in texts]
+    assert [t for call in model_calls for t in call] == texts and len(model_calls) > 2
+    assert len(deciders) == 1 and threading.current_thread().name not in deciders
+
+
+def test_an_error_in_the_decision_reaches_the_caller():
+    def decide(text, probs):
+        raise ValueError(f"bad {text}")
+
+    with pytest.raises(ValueError, match="bad a"):
+        list(overlapped(["a", "b"], lambda group: [np.zeros((1, 3))] * len(group), decide, group_chars=1))
