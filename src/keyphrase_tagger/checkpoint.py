@@ -239,8 +239,7 @@ def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict)
     except CheckpointError as err:
         raise CheckpointError(f"{path}: {_one_line(err)}") from None
     groups = ()
-    if isinstance(decision, RescorerDecision):
-        _check_rescorer_shapes(path, decision.rescorer)
+    if isinstance(decision, RescorerDecision):  # its weights were checked against its features as it loaded
         groups = decision.rescorer.groups
     types = model.get("type_vocab_size", 2)
     if features.enabled and isinstance(types, int) and features.n_types > types:
@@ -251,17 +250,3 @@ def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict)
                               "or the decision read)")
     if needs_word_stats(groups):
         WordStats.load(directory)  # missing or malformed: a CheckpointError naming word_stats.json
-
-
-def _check_rescorer_shapes(path: Path, rescorer) -> None:
-    """The saved rescorer's weights fit its features (else the settings file is damaged)."""
-    from keyphrase_tagger.decision.candidates import feature_names
-    from keyphrase_tagger.decision.gbdt import GbdtRescorer
-
-    if isinstance(rescorer, GbdtRescorer):
-        return  # its booster's width was checked as it loaded
-    n = len(feature_names(rescorer.groups))
-    width = len(rescorer.hidden) or n
-    if not (len(rescorer.mean) == len(rescorer.scale) == n and len(rescorer.output) == width
-            and len(rescorer.hidden_bias) == len(rescorer.hidden) and all(len(r) == n for r in rescorer.hidden)):
-        raise CheckpointError(f"{path}: the rescorer's weights do not fit its {n} features (damaged settings)")

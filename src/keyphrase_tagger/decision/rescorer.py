@@ -84,7 +84,8 @@ class Rescorer:
     @classmethod
     def from_dict(cls, cfg: Mapping) -> "Rescorer":
         """The rescorer :meth:`to_dict` saved; :class:`CheckpointError` if its features are not the
-        ones this version computes, ``KeyError`` for a missing key (``members``, ``max_words`` and
+        ones this version computes or its weights do not fit them, ``KeyError`` for a missing key
+        (``members``, ``max_words`` and
         ``max_chars`` excepted: rescorers saved before them lack them)."""
         groups = saved_groups(cfg)
         # A rescorer saved without these keys is one network over runs of MAX_WORDS words, MAX_CHARS characters.
@@ -93,10 +94,16 @@ class Rescorer:
         if members < 1 or min(limits) < 1 or len(cfg["hidden"]) % members:
             raise CheckpointError(f"decision (rescorer): members={members}, max_words={limits[0]}, "
                                   f"max_chars={limits[1]} for {len(cfg['hidden'])} hidden units (damaged settings)")
-        return cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])), tuple(map(float, cfg["scale"])),
-                   tuple(map(float, cfg["output"])), float(cfg["output_bias"]),
-                   tuple(tuple(map(float, row)) for row in cfg["hidden"]),
-                   tuple(map(float, cfg["hidden_bias"])), groups, bool(cfg["nested"]), members, limits)
+        rescorer = cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])),
+                       tuple(map(float, cfg["scale"])), tuple(map(float, cfg["output"])), float(cfg["output_bias"]),
+                       tuple(tuple(map(float, row)) for row in cfg["hidden"]),
+                       tuple(map(float, cfg["hidden_bias"])), groups, bool(cfg["nested"]), members, limits)
+        n = len(feature_names(groups))
+        width = len(rescorer.hidden) or n
+        if not (len(rescorer.mean) == len(rescorer.scale) == n and len(rescorer.output) == width
+                and len(rescorer.hidden_bias) == len(rescorer.hidden) and all(len(r) == n for r in rescorer.hidden)):
+            raise CheckpointError(f"decision (rescorer): the weights do not fit its {n} features (damaged settings)")
+        return rescorer
 
     def to_dict(self) -> dict:
         return {"candidate_o_scale": self.candidate_o_scale, "groups": list(self.groups),

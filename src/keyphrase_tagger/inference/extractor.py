@@ -230,10 +230,11 @@ class KeyphraseExtractor:
         the next is decided. The model reads the texts in groups of about
         :data:`~keyphrase_tagger.inference.overlap.MODEL_GROUP_CHARS` characters while a second
         thread decides the group before (:mod:`~keyphrase_tagger.inference.overlap`)."""
-        texts = checked_texts(texts)
-        strip_chars = self.settings.cleaning.strip_chars
-        return overlap.overlapped(texts, self.predict_probs, lambda text, probs: decide_in_pieces(
-            self.decision, text, probs, self.chunk_chars, strip_chars), overlap.MODEL_GROUP_CHARS)
+        return overlap.overlapped(checked_texts(texts), self.predict_probs, self._decide, overlap.MODEL_GROUP_CHARS)
+
+    def _decide(self, text: str, probs: np.ndarray) -> Decided:
+        """The checkpoint's decision on one text, in pieces of ``chunk_chars`` where it is longer."""
+        return decide_in_pieces(self.decision, text, probs, self.chunk_chars, self.settings.cleaning.strip_chars)
 
     def extract(self, text: str, **options) -> list[Phrase]:
         """The keyphrases of one text.
@@ -282,8 +283,6 @@ class KeyphraseExtractor:
         """:meth:`extract_many`, one text's phrases at a time, in the order of ``texts``: decided
         and decoded on a second thread while the model reads the next group of texts (as
         :meth:`iter_predict`)."""
-        texts = checked_texts(texts)
-        cleaning, strip_chars = self.settings.cleaning, self.settings.cleaning.strip_chars
-        return overlap.overlapped(texts, self.predict_probs, lambda text, probs: decode_phrases(
-            text, decide_in_pieces(self.decision, text, probs, self.chunk_chars, strip_chars), cleaning, **options),
-            overlap.MODEL_GROUP_CHARS)
+        cleaning = self.settings.cleaning
+        return overlap.overlapped(checked_texts(texts), self.predict_probs, lambda text, probs: decode_phrases(
+            text, self._decide(text, probs), cleaning, **options), overlap.MODEL_GROUP_CHARS)
