@@ -127,3 +127,12 @@ def test_saved_tokenizer_reloads_as_a_standard_bert_tokenizer(tokenizer, tmp_pat
     assert reloaded.model_max_length == 64
     text = "服务业 ＡＢ發\t展😀"
     assert CharEncoder(reloaded).encode(text).tolist() == CharEncoder(tokenizer).encode(text).tolist()
+
+
+@settings(deadline=None, max_examples=50)
+@given(st.lists(st.text(max_size=20), min_size=1, max_size=5))
+def test_ids_do_not_depend_on_what_was_encoded_before(tokenizer, texts):
+    # The lookup table grows as new characters arrive; ids learnt earlier must stay put.
+    together = CharEncoder(tokenizer)
+    for text in texts:
+        assert together.encode(text).tolist() == CharEncoder(tokenizer).encode(text).tolist()

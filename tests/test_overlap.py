@@ -11,11 +11,22 @@ import pytest
 from keyphrase_tagger.inference.overlap import overlapped, text_groups
 
 
-def test_groups_are_consecutive_runs_closed_once_they_hold_enough_characters():
-    assert text_groups([3, 3, 3, 3, 1], 6) == [range(0, 2), range(2, 4), range(4, 5)]
-    assert text_groups([10, 1, 1], 4) == [range(0, 1), range(1, 3)]
+def test_groups_are_consecutive_runs_that_shrink_towards_the_end():
+    # From the last: at least 1, 2, 4, then 8 characters (8 >> 3, >> 2, >> 1, then 8).
+    assert text_groups([3] * 6 + [1, 1], 8) == [range(0, 3), range(3, 5), range(5, 7), range(7, 8)]
+    assert text_groups([64, 4, 4, 4], 32) == [range(0, 1), range(1, 3), range(3, 4)]
+    assert text_groups([5] * 6, 80) == [range(0, 4), range(4, 6)]
+    assert text_groups([10, 1, 1], 1) == [range(0, 1), range(1, 2), range(2, 3)]
     assert text_groups([], 4) == []
     assert text_groups([0, 0, 2], 1) == [range(0, 1), range(1, 2), range(2, 3)]
+
+
+def test_groups_cover_every_text_once_in_order():
+    lengths = [7, 0, 300, 2, 2, 90, 1, 1, 1, 4000, 12]
+    for group_chars in (1, 16, 100, 1000, 10**6):
+        groups = text_groups(lengths, group_chars)
+        assert [k for g in groups for k in g] == list(range(len(lengths)))
+        assert all(len(g) for g in groups)
 
 
 def test_every_text_is_decided_once_in_order_on_one_worker_thread():

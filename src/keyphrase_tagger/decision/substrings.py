@@ -16,10 +16,9 @@ import functools
 
 import numpy as np
 
+from keyphrase_tagger.tagger.encoding import code_points
 
-def code_points(text: str) -> np.ndarray:
-    """One code point per character (``surrogatepass``: a lone surrogate is a character too)."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+__all__ = ["CandidateStrings", "SubstringKeys", "code_points"]
 
 
 class SubstringKeys:

@@ -18,20 +18,24 @@ import numpy as np
 # Characters of text per group: about 130 windows of the tiny preset's 254 characters, enough for
 # full batches, and small enough that the first group's decision starts early.
 MODEL_GROUP_CHARS = 32_768
+# The last groups halve in size this many times: the last group's decision runs after the model
+# has finished, with nothing to hide it, so it should be short.
+TAIL_HALVINGS = 3
 
 
 def text_groups(lengths: Sequence[int], group_chars: int) -> list[range]:
-    """Consecutive runs of texts, each closed once it holds ``group_chars`` characters or more (an
-    empty text counting as one)."""
-    groups, start, total = [], 0, 0
-    for k, n in enumerate(lengths):
-        total += max(n, 1)
-        if total >= group_chars:
-            groups.append(range(start, k + 1))
-            start, total = k + 1, 0
-    if start < len(lengths):
-        groups.append(range(start, len(lengths)))
-    return groups
+    """Consecutive runs of texts, counted from the last: the last closes once it holds
+    ``group_chars / 2**TAIL_HALVINGS`` characters or more, each one before it twice as many, up to
+    ``group_chars`` (an empty text counting as one; a text is never split)."""
+    groups, end, total = [], len(lengths), 0
+    for k in range(len(lengths) - 1, -1, -1):
+        total += max(lengths[k], 1)
+        if total >= max(group_chars >> max(TAIL_HALVINGS - len(groups), 0), 1):
+            groups.append(range(k, end))
+            end, total = k, 0
+    if end > 0:
+        groups.append(range(0, end))
+    return groups[::-1]
 
 
 def overlapped(texts: Sequence[str], probs_of: Callable[[Sequence[str]], list[np.ndarray]],

@@ -5,7 +5,8 @@ character is sent through the tokenizer once, as a one-character word (``is_spli
 and the result is cached: a character the vocabulary lacks becomes ``[UNK]``, and a character the
 tokenizer would drop (whitespace, control characters) also becomes ``[UNK]`` so that nothing after
 it shifts; so does a lone surrogate, which the tokenizer cannot take at all. This is exact
-tokenizer behaviour at dictionary-lookup cost.
+tokenizer behaviour at the cost of one array lookup per character (a table indexed by code point,
+as large as the largest code point seen).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ import numpy as np
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
+def code_points(text: str) -> np.ndarray:
+    """One code point per character (``surrogatepass``: a lone surrogate is a character too)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+
+
 class CharEncoder:
     def __init__(self, tokenizer) -> None:
         self.tokenizer = tokenizer
@@ -25,6 +31,7 @@ class CharEncoder:
         self.sep_id = int(tokenizer.sep_token_id)
         self.pad_id = int(tokenizer.pad_token_id)
         self._cache: dict[str, int] = {}
+        self._table = np.full(0, -1, dtype=np.int64)  # code point -> id, -1 where not learnt yet
 
     def _learn(self, chars: list[str]) -> None:
         # A lone surrogate (e.g. from a JSON "\ud800" escape) is no Unicode character: the Rust
@@ -40,13 +47,25 @@ class CharEncoder:
             # One-character words give at most one token; guard anyway so alignment never shifts.
             self._cache[c] = int(ids[0]) if len(ids) == 1 else self.unk_id
 
+    def _fill_table(self) -> None:
+        points = np.fromiter(map(ord, self._cache), dtype=np.int64, count=len(self._cache))
+        table = np.full(int(points.max()) + 1, -1, dtype=np.int64)
+        table[points] = np.fromiter(self._cache.values(), dtype=np.int64, count=len(self._cache))
+        self._table = table
+
     def encode(self, text: str) -> np.ndarray:
         """``int64`` ids, ``len(text)`` of them."""
-        new = [c for c in set(text) if c not in self._cache]
-        if new:
-            self._learn(new)
-        cache = self._cache
-        return np.fromiter((cache[c] for c in text), dtype=np.int64, count=len(text))
+        points = code_points(text)
+        if not len(points):
+            return points
+        table = self._table
+        ids = table[np.minimum(points, len(table) - 1)] if len(table) else np.full(len(points), -1)
+        unknown = (ids < 0) | (points >= len(table))
+        if unknown.any():
+            self._learn([chr(p) for p in np.unique(points[unknown]).tolist()])
+            self._fill_table()
+            ids = self._table[points]
+        return ids
 
 
 def build_char_vocab(texts: Iterable[str]) -> list[str]:
