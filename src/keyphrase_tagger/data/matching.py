@@ -7,11 +7,12 @@ lexicon), lexicon statistics and the decision's candidates. Matching runs in Rus
 longest phrase starting there, continue after its end.
 
 The automaton reads phrases and texts in a byte code of the phrases' own characters
-(:class:`_ByteCode`), not in UTF-8: its build walks, for every trie state below a phrase's end, a
-list of transitions as long as the state's byte value (``fill_failure_transitions`` through the
-dead state), and UTF-8 writes CJK in three bytes of 0x80-0xE9. Small bytes, the most frequent
-characters smallest, halve the cost of building a matcher per document; the code is one-to-one
-and a match can only start on a character, so the matches are those of the characters.
+(:class:`_ByteCode`), not in UTF-8: for every trie state past the end of a phrase, its build scans
+the dead state's sorted transitions up to the state's byte (``fill_failure_transitions``), and
+UTF-8 writes CJK in three bytes of 0x80-0xE9. Small bytes, the most frequent characters smallest,
+halve the cost of building a matcher (labeling builds one per document). The code is one-to-one
+and a match can only start on a character, so the matches are those of the characters; and the
+library never sees the caller's strings, so none of them caches a UTF-8 copy.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class _ByteCode:
         symbol = np.empty(len(alphabet), dtype=np.int64)
         symbol[np.argsort(-counts, kind="stable")] = np.arange(1, len(alphabet) + 1)
         self.width, words = _symbol_words(len(alphabet))
-        # Indexed by code point; code points above the alphabet's are clipped onto the last entry (0).
+        # Indexed by code point; encode clips code points above the alphabet's onto the last entry (0).
         self._table = np.zeros(int(alphabet[-1]) + 2, dtype=words.dtype)
         self._table[alphabet] = words[symbol]
         encoded = words[symbol[inverse]].tobytes()
@@ -69,7 +70,7 @@ class _ByteCode:
         self.patterns = [encoded[start:end] for start, end in zip([0, *ends[:-1]], ends)]
 
     def encode(self, text: str) -> bytes:
-        return self._table[np.minimum(_code_points(text), len(self._table) - 1)].tobytes()
+        return self._table.take(_code_points(text), mode="clip").tobytes()
 
     def decode(self, matches: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """Byte offsets -> character offsets."""
@@ -111,7 +112,7 @@ class PhraseMatcher:
         return self._code.decode(self._all.find_matches_as_indexes(self._code.encode(text), overlapping=True))
 
 
-def _implementation(n_phrases: int):
+def _implementation(n_phrases: int) -> ahocorasick_rs.Implementation | None:
     """The automaton for ``n_phrases`` phrases (the library's choice, except below).
 
     Up to 100 phrases the library builds a DFA: over twice as slow to build as the contiguous NFA
