@@ -133,6 +133,25 @@ def test_find_all_reports_overlapping_occurrences_too():
     ]
 
 
+@pytest.mark.parametrize("n_characters", [300, 17_000])  # two and four bytes per character inside the matcher
+def test_matches_of_phrase_sets_with_many_distinct_characters_follow_the_rule(n_characters):
+    rng = random.Random(n_characters)
+    rare = [chr(c) for c in range(0x4E00, 0x4E00 + n_characters)]
+    common = rare[:20] + ["\x00", "\U00020bb7"]
+    phrases = ["".join(rare[i : i + 3]) for i in range(0, n_characters, 3)]
+    phrases += ["".join(rng.choices(common, k=rng.randint(1, 4))) for _ in range(300)]
+    pieces = rng.choices(phrases, k=800) + ["".join(rng.choices(common + ["z", "\U0010ffff"], k=3)) for _ in range(800)]
+    rng.shuffle(pieces)
+    text = "".join(pieces)
+    matcher = PhraseMatcher(phrases)
+    assert tags_of(text, phrases) == naive_leftmost_longest(text, phrases)
+    every = sorted((s, e, matcher.phrases[i]) for i, s, e in matcher.find_all(text))
+    listed = set(matcher.phrases)
+    lengths = {len(p) for p in listed}
+    assert every == [(s, s + n, text[s : s + n]) for s in range(len(text)) for n in sorted(lengths)
+                     if text[s : s + n] in listed and s + n <= len(text)]
+
+
 def test_unknown_overlap_policy_is_refused():
     with pytest.raises(ValueError, match="overlap"):
         PhraseMatcher(["服务"], overlap="shortest")

@@ -42,7 +42,10 @@ class CleanedList:
 
 
 def strip_span(text: str, start: int, end: int, chars: str) -> tuple[int, int]:
-    """Narrow ``[start, end)`` past any of ``chars`` at either end (may become empty)."""
+    """Narrow ``[start, end)`` past any of ``chars`` at either end (may become empty).
+
+    Over a whole phrase this is ``phrase.strip(chars)``, which :func:`clean_phrases` uses.
+    """
     while start < end and text[start] in chars:
         start += 1
     while end > start and text[end - 1] in chars:
@@ -63,18 +66,14 @@ def reject_reason(phrase: str, config: CleaningConfig) -> str | None:
 
 def clean_phrases(raw: Iterable[str], config: CleaningConfig) -> CleanedList:
     """Strip, filter and de-duplicate a phrase list, keeping first-seen order."""
-    kept: list[str] = []
-    seen: set[str] = set()
+    kept: dict[str, None] = {}  # insertion-ordered set
     dropped: list[tuple[str, str]] = []
+    chars, min_chars, stop_phrases = config.strip_chars, config.min_chars, config.stop_phrases
     for phrase in raw:
-        s, e = strip_span(phrase, 0, len(phrase), config.strip_chars)
-        cleaned = phrase[s:e]
-        reason = reject_reason(cleaned, config)
-        if reason is None and cleaned in seen:
-            reason = "duplicate"
-        if reason is not None:
-            dropped.append((reason, cleaned or phrase))
-            continue
-        seen.add(cleaned)
-        kept.append(cleaned)
+        cleaned = phrase.strip(chars)  # strip_span over the whole phrase, in C
+        # The common case (kept) is tested inline: labeling runs this for every listed phrase.
+        if cleaned and len(cleaned) >= min_chars and cleaned not in stop_phrases and cleaned not in kept:
+            kept[cleaned] = None
+        else:
+            dropped.append((reject_reason(cleaned, config) or "duplicate", cleaned or phrase))
     return CleanedList(tuple(kept), tuple(dropped))

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -58,22 +59,21 @@ def label_document(raw: RawDocument, cleaning: CleaningConfig, on_missing: str, 
     # A phrase absent from the text never matches, so matching the whole cleaned list gives the
     # same tags as matching only the phrases that occur. Only phrases that were never chosen need a
     # substring check (missing or shadowed): no loop over the whole list for long documents.
-    matcher = PhraseMatcher(cleaned.kept)
-    tags, matches = label_text(raw.text, matcher)
-    used = {matcher.phrases[i] for i, _, _ in matches}
+    tags, matches = label_text(raw.text, PhraseMatcher(cleaned.kept))
+    # The kept list has no empty or repeated phrase, so the matcher's phrase k is cleaned.kept[k].
+    used = set(map(itemgetter(0), matches))
     dropped = list(cleaned.dropped)
-    kept: list[str] = []
     shadowed: list[str] = []
-    for phrase in cleaned.kept:
-        if phrase in used:
-            kept.append(phrase)
-        elif phrase in raw.text:
-            kept.append(phrase)
+    missing: set[str] = set()
+    for phrase in [p for k, p in enumerate(cleaned.kept) if k not in used]:
+        if phrase in raw.text:
             shadowed.append(phrase)
         elif on_missing == "error":
             raise CorpusFormatError(path, raw.phrases_line, f'phrase "{phrase}" does not occur in its document')
         else:
+            missing.add(phrase)
             dropped.append(("missing", phrase))
+    kept = [p for p in cleaned.kept if p not in missing] if missing else cleaned.kept
     stats = DocumentStats(
         characters=len(raw.text),
         raw_phrases=len(raw.raw_phrases),
