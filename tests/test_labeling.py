@@ -118,6 +118,12 @@ def test_offsets_count_characters_not_bytes():
     assert bio("\U00020bb7物流é服务", ["物流", "服务"]) == "OBIOBI"
 
 
+def test_a_lone_surrogate_is_a_character_in_phrases_and_texts():
+    # A JSON "\ud800" escape puts one in a text; it matches like any other character.
+    assert bio("服务\ud800业", ["服务", "业"]) == "BIOB"
+    assert bio("x服\ud800务", ["服\ud800务"]) == "OBII"
+
+
 def test_label_text_returns_the_matches_it_tagged():
     matcher = PhraseMatcher(["服务", "物流"])
     _, matches = label_text("物流服务", matcher)

@@ -22,14 +22,11 @@ from collections.abc import Iterable
 import ahocorasick_rs
 import numpy as np
 
+from keyphrase_tagger.data.characters import code_points
 from keyphrase_tagger.records import Span
 
 OVERLAP_POLICIES = ("leftmost_longest",)
 _LIBRARY_DFA_MAX_PHRASES = 100  # aho-corasick's own threshold (AhoCorasickBuilder, kind auto)
-
-
-def _code_points(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
 def _symbol_words(n_symbols: int) -> tuple[int, np.ndarray]:
@@ -58,7 +55,7 @@ class _ByteCode:
     """Phrases and texts as bytes, ``width`` per character (see the module's docstring)."""
 
     def __init__(self, phrases: tuple[str, ...]) -> None:
-        alphabet, inverse, counts = np.unique(_code_points("".join(phrases)), return_inverse=True, return_counts=True)
+        alphabet, inverse, counts = np.unique(code_points("".join(phrases)), return_inverse=True, return_counts=True)
         symbol = np.empty(len(alphabet), dtype=np.int64)
         symbol[np.argsort(-counts, kind="stable")] = np.arange(1, len(alphabet) + 1)
         self.width, words = _symbol_words(len(alphabet))
@@ -70,7 +67,7 @@ class _ByteCode:
         self.patterns = [encoded[start:end] for start, end in zip([0, *ends[:-1]], ends)]
 
     def encode(self, text: str) -> bytes:
-        return self._table.take(_code_points(text), mode="clip").tobytes()
+        return self._table.take(code_points(text), mode="clip").tobytes()
 
     def decode(self, matches: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
         """Byte offsets -> character offsets."""

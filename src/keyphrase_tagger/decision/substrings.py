@@ -16,7 +16,7 @@ import functools
 
 import numpy as np
 
-from keyphrase_tagger.tagger.encoding import code_points
+from keyphrase_tagger.data.characters import code_points
 
 __all__ = ["CandidateStrings", "SubstringKeys", "code_points"]
 

@@ -15,12 +15,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from keyphrase_tagger.data.characters import code_points
+
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-
-
-def code_points(text: str) -> np.ndarray:
-    """One code point per character (``surrogatepass``: a lone surrogate is a character too)."""
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
 
 
 class CharEncoder:
