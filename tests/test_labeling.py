@@ -151,6 +151,7 @@ def test_matches_of_phrase_sets_with_many_distinct_characters_follow_the_rule(n_
     text = "".join(pieces)
     matcher = PhraseMatcher(phrases)
     assert tags_of(text, phrases) == naive_leftmost_longest(text, phrases)
+    assert matcher.find_all_array(text).tolist() == [list(m) for m in matcher.find_all(text)]
     every = sorted((s, e, matcher.phrases[i]) for i, s, e in matcher.find_all(text))
     listed = set(matcher.phrases)
     lengths = {len(p) for p in listed}

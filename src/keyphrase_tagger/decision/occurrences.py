@@ -61,8 +61,7 @@ class TextInputs:
     def lexicon_hits(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (overlapping) occurrence ``(phrase, start, end)`` of a phrase of ``lexicon.counts``
         (whose matcher is built once per lexicon)."""
-        found = self.lexicon.counts.matcher.find_all(self.text)
-        hits = np.asarray(found, dtype=np.int64).reshape(-1, 3)
+        hits = self.lexicon.counts.matcher.find_all_array(self.text)
         return hits[:, 0], hits[:, 1], hits[:, 2]
 
     @functools.cached_property
