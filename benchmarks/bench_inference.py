@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 import common
@@ -86,7 +87,12 @@ def run_pipeline(pipe, texts: list[str], plain: bool) -> list[list[dict]]:
 def padded_batches(extractor, texts: list[str]) -> list[dict]:
     """The model inputs ``predict_probs`` builds for ``texts``: the same windows, sorted by length
     and cut into batches of the extractor's batch size, padded, as tensors."""
-    from keyphrase_tagger.tagger.inputs import pad_rows, plan_windows, reads_token_types, text_rows
+    from keyphrase_tagger.tagger.inputs import (
+        pad_rows,
+        plan_windows,
+        reads_token_types,
+        text_rows,
+    )
 
     settings = extractor.settings
     windows = plan_windows([len(t) for t in texts], settings.max_chars, settings.stride)
@@ -99,10 +105,11 @@ def padded_batches(extractor, texts: list[str]) -> list[dict]:
 
 
 def stage_times(extractor, texts: list[str], repeats: int) -> dict:
-    """Median seconds over ``texts`` of: ``extract_many``; a bare forward pass of the model over the
+    """Seconds over ``texts`` of: ``extract_many``; a bare forward pass of the model over the
     same padded batches (built beforehand, untimed: no windowing, merging or decision); the
     model's pass as ``predict_probs`` makes it (windows, forward, merging); the checkpoint's
-    decision (candidates, features, rescorer); and their ratios."""
+    decision (candidates, features, rescorer). Medians of each, and the two ratios as the median
+    of the ratios within a repeat (the four run back to back, so a repeat's ratio sees one load)."""
     import torch
 
     batches = padded_batches(extractor, texts)
@@ -124,9 +131,21 @@ def stage_times(extractor, texts: list[str], repeats: int) -> dict:
             extractor.decision.decide(text, p)
         decision.append(time.perf_counter() - t0)
     x, b, f, d = (common.summary(t)["median_s"] for t in (extract, bare, forward, decision))
+    over_bare = [e / n for e, n in zip(extract, bare)]
+    over_forward = [e / n for e, n in zip(decision, forward)]
     return {"extract_many_s": x, "bare_forward_s": b, "forward_s": f, "decision_s": d,
-            "extract_over_bare_forward": x / b, "decision_over_forward": d / f, "decision_over_bare_forward": d / b,
-            "batch_size": extractor.batch_size, "batches": len(batches), "decision": extractor.decision.describe()}
+            "extract_over_bare_forward": statistics.median(over_bare),
+            "decision_over_forward": statistics.median(over_forward),
+            "extract_over_bare_forward_each": over_bare, "decision_over_forward_each": over_forward,
+            "times_s": {"extract_many": extract, "bare_forward": bare, "forward": forward, "decision": decision},
+            "repeats": repeats, "batch_size": extractor.batch_size, "batches": len(batches),
+            "decision": extractor.decision.describe()}
+
+
+def ratio_range(stages: dict, key: str) -> str:
+    """The least and greatest of a stage ratio over the repeats."""
+    each = stages[key + "_each"]
+    return f"{min(each):.2f}-{max(each):.2f}"
 
 
 def bench_workload(name, texts, methods, pipe, plain, repeats) -> dict:
@@ -175,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precisions", nargs="+", default=["bf16", "int8"],
                         help="reduced-precision extractors to time beside fp32 (from_pretrained(precision=...)), at "
                              "the first batch size (kpt-predict's); their phrases are compared with fp32's at it")
+    parser.add_argument("--stage-repeats", type=int, default=9,
+                        help="repeats of the stage timings (extract_many, bare forward, model pass, decision): "
+                             "their ratio targets are tight, so they get more repeats than the comparisons")
     parser.add_argument("--max-documents", type=int, default=None, help="use only the first N documents")
     parser.add_argument("--label", default=None, help="results go to <name>-<label>.json (keeps runs apart)")
     parser.add_argument("--out-dir", default=None)
@@ -203,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     plain = plain_text_aligns(methods[0][1], texts)
     workloads = [("corpus", texts), ("long document", ["".join(texts)])]
     results = [bench_workload(name, docs, methods, pipe, plain, args.repeats) for name, docs in workloads]
-    stages = stage_times(methods[0][1], texts, args.repeats)
+    stages = stage_times(methods[0][1], texts, args.stage_repeats)
 
     info = common.machine()
     print(f"Inference, checkpoint {checkpoint} ({common.machine_line(info)}, {load_at_start:.1f} at start); "
@@ -225,10 +247,11 @@ def main(argv: list[str] | None = None) -> None:
          "span agreement (same/ours|pipeline)", "span agreement where tags agree (same)", "phrases as fp32"],
         rows,
     )
-    print(f"corpus, {methods[0][0]}: extract_many {stages['extract_many_s']:.2f} s = "
+    print(f"corpus, {methods[0][0]}, {args.stage_repeats} repeats: extract_many {stages['extract_many_s']:.2f} s, "
           f"{stages['extract_over_bare_forward']:.2f}x a bare forward over the same batches "
-          f"({stages['bare_forward_s']:.2f} s); model pass {stages['forward_s']:.2f} s, decision "
-          f"{stages['decision_s']:.2f} s ({stages['decision_over_forward']:.2f} of the model pass; {stages['decision']})")
+          f"(repeats {ratio_range(stages, 'extract_over_bare_forward')}; bare {stages['bare_forward_s']:.2f} s); model pass {stages['forward_s']:.2f} s, decision "
+          f"{stages['decision_s']:.2f} s ({stages['decision_over_forward']:.2f} of the model pass, repeats "
+          f"{ratio_range(stages, 'decision_over_forward')}; {stages['decision']})")
     verdicts = {}
     for label, _ in methods:
         rows_of = [m for r in results for m in r["methods"] if m["method"] == label]
