@@ -68,12 +68,13 @@ def clean_phrases(raw: Iterable[str], config: CleaningConfig) -> CleanedList:
     """Strip, filter and de-duplicate a phrase list, keeping first-seen order."""
     kept: dict[str, None] = {}  # insertion-ordered set
     dropped: list[tuple[str, str]] = []
-    chars, min_chars, stop_phrases = config.strip_chars, config.min_chars, config.stop_phrases
     for phrase in raw:
-        cleaned = phrase.strip(chars)  # strip_span over the whole phrase, in C
-        # The common case (kept) is tested inline: labeling runs this for every listed phrase.
-        if cleaned and len(cleaned) >= min_chars and cleaned not in stop_phrases and cleaned not in kept:
+        cleaned = phrase.strip(config.strip_chars)  # strip_span over the whole phrase, in C
+        reason = reject_reason(cleaned, config)
+        if reason is None and cleaned in kept:
+            reason = "duplicate"
+        if reason is None:
             kept[cleaned] = None
         else:
-            dropped.append((reject_reason(cleaned, config) or "duplicate", cleaned or phrase))
+            dropped.append((reason, cleaned or phrase))
     return CleanedList(tuple(kept), tuple(dropped))
