@@ -159,6 +159,12 @@ def test_matches_of_phrase_sets_with_many_distinct_characters_follow_the_rule(n_
                      if text[s : s + n] in listed and s + n <= len(text)]
 
 
+def test_find_all_array_is_empty_without_phrases_or_text():
+    for matcher, text in ((PhraseMatcher([]), "物流"), (PhraseMatcher(["物流"]), ""), (PhraseMatcher(["物流"]), "服务")):
+        found = matcher.find_all_array(text)
+        assert found.shape == (0, 3) and found.dtype == np.int64
+
+
 def test_unknown_overlap_policy_is_refused():
     with pytest.raises(ValueError, match="overlap"):
         PhraseMatcher(["服务"], overlap="shortest")
