@@ -21,7 +21,8 @@ from keyphrase_tagger.decision.candidates import GROUPS, described_candidates, f
 from keyphrase_tagger.decision.decoder import accepted_decided, decode_phrases, occurrences_decided, scale_o
 from keyphrase_tagger.decision.rescorer import Rescorer
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS
-from keyphrase_tagger.decision.substrings import SubstringKeys, code_points
+from keyphrase_tagger.data.characters import code_points
+from keyphrase_tagger.decision.substrings import SubstringKeys
 from keyphrase_tagger.lexicon.leave_one_out import leave_one_out_lexicons
 from keyphrase_tagger.lexicon.lexicon import build_lexicon
 from keyphrase_tagger.lexicon.segmentation import segment

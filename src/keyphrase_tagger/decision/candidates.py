@@ -41,7 +41,8 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.features import Features, OneHot
 from keyphrase_tagger.decision.occurrences import Occurrences, TextInputs
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, Spans, strip_mask, word_run_spans
-from keyphrase_tagger.decision.substrings import CandidateStrings, code_points
+from keyphrase_tagger.data.characters import code_points
+from keyphrase_tagger.decision.substrings import CandidateStrings
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import N_POS, NO_POS, POS_TAGS, Words
 from keyphrase_tagger.records import B, I, O

@@ -20,7 +20,12 @@ import numpy as np
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.candidates import GROUPS, feature_names
 from keyphrase_tagger.decision.features import BLOCK_ROWS, Features
-from keyphrase_tagger.decision.rescorer import Rescorer, RescorerDecision, saved_groups
+from keyphrase_tagger.decision.rescorer import (
+    Rescorer,
+    RescorerDecision,
+    saved_groups,
+    saved_word_limits,
+)
 from keyphrase_tagger.decision.rescorer_fit import choose_threshold, training_matrix
 from keyphrase_tagger.errors import CheckpointError, ConfigError
 from keyphrase_tagger.lexicon.lexicon import Lexicon
@@ -88,7 +93,7 @@ class GbdtRescorer(Rescorer):
         missing key."""
         groups = saved_groups(cfg)
         rescorer = cls.of(float(cfg["candidate_o_scale"]), str(cfg["booster"]), float(cfg["output_bias"]), groups,
-                          bool(cfg["nested"]), (int(cfg["max_words"]), int(cfg["max_chars"])))
+                          bool(cfg["nested"]), saved_word_limits(cfg))
         n = len(feature_names(groups))
         if rescorer._booster.num_feature() != n:
             raise CheckpointError(f"decision (rescorer): the booster reads {rescorer._booster.num_feature()} "

@@ -13,7 +13,8 @@ import numpy as np
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.decoder import scale_o
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, Spans, strip_mask, tagger_spans, word_run_spans
-from keyphrase_tagger.decision.substrings import CandidateStrings, SubstringKeys, code_points
+from keyphrase_tagger.data.characters import code_points
+from keyphrase_tagger.decision.substrings import CandidateStrings, SubstringKeys
 from keyphrase_tagger.lexicon.general_idf import general_idf
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import Words, segment

@@ -57,6 +57,15 @@ def saved_groups(cfg: Mapping) -> tuple[str, ...]:
     return groups
 
 
+def saved_word_limits(cfg: Mapping) -> tuple[int, int]:
+    """The word-run limits ``(max_words, max_chars)`` of a saved rescorer; one saved without them
+    read runs of MAX_WORDS words and MAX_CHARS characters. :class:`CheckpointError` below 1."""
+    limits = (int(cfg.get("max_words", MAX_WORDS)), int(cfg.get("max_chars", MAX_CHARS)))
+    if min(limits) < 1:
+        raise CheckpointError(f"decision (rescorer): max_words={limits[0]}, max_chars={limits[1]} (damaged settings)")
+    return limits
+
+
 @dataclass(frozen=True)
 class Rescorer:
     """The fitted classifier, as the checkpoint stores it (under ``decision``, kind ``rescorer``).
@@ -88,12 +97,10 @@ class Rescorer:
         (``members``, ``max_words`` and
         ``max_chars`` excepted: rescorers saved before them lack them)."""
         groups = saved_groups(cfg)
-        # A rescorer saved without these keys is one network over runs of MAX_WORDS words, MAX_CHARS characters.
-        members, limits = int(cfg.get("members", 1)), (int(cfg.get("max_words", MAX_WORDS)),
-                                                         int(cfg.get("max_chars", MAX_CHARS)))
-        if members < 1 or min(limits) < 1 or len(cfg["hidden"]) % members:
-            raise CheckpointError(f"decision (rescorer): members={members}, max_words={limits[0]}, "
-                                  f"max_chars={limits[1]} for {len(cfg['hidden'])} hidden units (damaged settings)")
+        members, limits = int(cfg.get("members", 1)), saved_word_limits(cfg)  # saved without members: one network
+        if members < 1 or len(cfg["hidden"]) % members:
+            raise CheckpointError(f"decision (rescorer): members={members} for {len(cfg['hidden'])} hidden units "
+                                  "(damaged settings)")
         rescorer = cls(float(cfg["candidate_o_scale"]), tuple(map(float, cfg["mean"])),
                        tuple(map(float, cfg["scale"])), tuple(map(float, cfg["output"])), float(cfg["output_bias"]),
                        tuple(tuple(map(float, row)) for row in cfg["hidden"]),

@@ -16,9 +16,6 @@ import functools
 
 import numpy as np
 
-from keyphrase_tagger.data.characters import code_points
-
-__all__ = ["CandidateStrings", "SubstringKeys", "code_points"]
 
 
 class SubstringKeys:

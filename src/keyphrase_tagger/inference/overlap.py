@@ -1,11 +1,12 @@
 """The model and the decision side by side: texts go through the model in groups, and while the
 model reads one group, a second thread decides the group before it.
 
-The model's forward pass does not keep two cores busy on a small CPU, and the decision (candidates,
-features, rescorer: numpy and rjieba, which release the GIL for most of their work) runs on the
-core left over, so most of its time is hidden behind the model's. One worker decides the groups in
-order, so the decision object is never used by two threads at once, and at most two groups'
-probabilities are held at a time.
+The decision (candidates, features, rescorer: numpy and rjieba, which release the GIL for most of
+their work) then runs while the model does: where a core is left to it (a GPU model, or more
+cores than the model's threads) its time is hidden behind the model's; where the model's threads
+keep every core busy, it still costs its CPU time (docs/performance.md). One worker decides the
+groups in order, so the decision object is never used by two threads at once, and at most two
+groups' probabilities are held at a time.
 """
 
 from __future__ import annotations

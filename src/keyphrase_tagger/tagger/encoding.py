@@ -27,40 +27,35 @@ class CharEncoder:
         self.cls_id = int(tokenizer.cls_token_id)
         self.sep_id = int(tokenizer.sep_token_id)
         self.pad_id = int(tokenizer.pad_token_id)
-        self._cache: dict[str, int] = {}
         self._table = np.full(0, -1, dtype=np.int64)  # code point -> id, -1 where not learnt yet
 
-    def _learn(self, chars: list[str]) -> None:
+    def _learn(self, points: np.ndarray) -> None:
+        """Ask the tokenizer for the ids of the characters at ``points`` (none learnt yet)."""
+        chars = [chr(p) for p in points.tolist()]
+        ids = np.full(len(chars), self.unk_id, dtype=np.int64)
         # A lone surrogate (e.g. from a JSON "\ud800" escape) is no Unicode character: the Rust
         # tokenizer refuses the whole batch with a TypeError, so it is [UNK] without asking.
-        for c in chars:
-            if "\ud800" <= c <= "\udfff":
-                self._cache[c] = self.unk_id
-        chars = [c for c in chars if c not in self._cache]
-        if not chars:
-            return
-        enc = self.tokenizer([[c] for c in chars], is_split_into_words=True, add_special_tokens=False)
-        for c, ids in zip(chars, enc["input_ids"]):
-            # One-character words give at most one token; guard anyway so alignment never shifts.
-            self._cache[c] = int(ids[0]) if len(ids) == 1 else self.unk_id
-
-    def _fill_table(self) -> None:
-        points = np.fromiter(map(ord, self._cache), dtype=np.int64, count=len(self._cache))
-        table = np.full(int(points.max()) + 1, -1, dtype=np.int64)
-        table[points] = np.fromiter(self._cache.values(), dtype=np.int64, count=len(self._cache))
-        self._table = table
+        asked = [k for k, c in enumerate(chars) if not "\ud800" <= c <= "\udfff"]
+        if asked:
+            enc = self.tokenizer([[chars[k]] for k in asked], is_split_into_words=True, add_special_tokens=False)
+            for k, found in zip(asked, enc["input_ids"]):
+                # One-character words give at most one token; guard anyway so alignment never shifts.
+                if len(found) == 1:
+                    ids[k] = found[0]
+        self._table[points] = ids
 
     def encode(self, text: str) -> np.ndarray:
         """``int64`` ids, ``len(text)`` of them."""
         points = code_points(text)
         if not len(points):
             return points
-        table = self._table
-        ids = table[np.minimum(points, len(table) - 1)] if len(table) else np.full(len(points), -1)
-        unknown = (ids < 0) | (points >= len(table))
+        top = int(points.max())
+        if top >= len(self._table):
+            self._table = np.concatenate([self._table, np.full(top + 1 - len(self._table), -1, dtype=np.int64)])
+        ids = self._table[points]
+        unknown = ids < 0
         if unknown.any():
-            self._learn([chr(p) for p in np.unique(points[unknown]).tolist()])
-            self._fill_table()
+            self._learn(np.unique(points[unknown]))
             ids = self._table[points]
         return ids
 
