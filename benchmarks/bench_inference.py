@@ -15,6 +15,10 @@ which WordPiece would merge into one token) every document is passed pre-split i
 (``is_split_into_words=True, delimiter=""``): the tokenizer then gives one token per character and
 the pipeline maps each token's offsets back through its word -> character map.
 
+The extractors run in their default streams (``streams=None``: 2 on a CPU with 2 or more torch
+threads; ``tagger/streams.py``); one more row runs fp32 in one stream, as before streams existed
+in the API, the model on all of torch's threads.
+
 Workloads: the corpus (its documents in one call) and one long document (the corpus texts
 joined). Warm-up, untimed: one full ``extract_many`` pass per extractor (this also fills the
 character cache), and the pipeline on two documents. Then ``--repeats`` timed passes, methods
@@ -106,23 +110,33 @@ def padded_batches(extractor, texts: list[str]) -> list[dict]:
 
 def stage_times(extractor, texts: list[str], repeats: int) -> dict:
     """Seconds over ``texts`` of: ``extract_many``; a bare forward pass of the model over the
-    same padded batches (built beforehand, untimed: no windowing, merging or decision); the
-    model's pass as ``predict_probs`` makes it (windows, forward, merging); the checkpoint's
-    decision (candidates, features, rescorer). Medians of each, and the two ratios as the median
-    of the ratios within a repeat (the four run back to back, so a repeat's ratio sees one load)."""
+    same padded batches (built beforehand, untimed: no windowing, merging or decision), as a plain
+    loop with torch's threads, and in the extractor's streams (``tagger/streams.py``); the model's
+    pass as ``predict_probs`` makes it (windows, forward, merging); the checkpoint's decision
+    (candidates, features, rescorer). Medians of each, and the ratios as the median of the ratios
+    within a repeat (the five run back to back, so a repeat's ratio sees one load)."""
     import torch
 
+    from keyphrase_tagger.tagger.streams import run_streams, stream_count
+
     batches = padded_batches(extractor, texts)
-    extract, bare, forward, decision = [], [], [], []
+    streams = stream_count(extractor.streams, extractor.device.type, torch.get_num_threads(), len(batches))
+
+    def bare_forward(batch) -> None:
+        with torch.inference_mode():
+            extractor.model(**batch)
+
+    extract, bare, in_streams, forward, decision = [], [], [], [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
         extractor.extract_many(texts)
         extract.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            for batch in batches:
-                extractor.model(**batch)
+        run_streams(batches, bare_forward, 1)
         bare.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        run_streams(batches, bare_forward, streams)
+        in_streams.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         probs = extractor.predict_probs(texts)
         forward.append(time.perf_counter() - t0)
@@ -132,12 +146,17 @@ def stage_times(extractor, texts: list[str], repeats: int) -> dict:
         decision.append(time.perf_counter() - t0)
     x, b, f, d = (common.summary(t)["median_s"] for t in (extract, bare, forward, decision))
     over_bare = [e / n for e, n in zip(extract, bare)]
+    over_streams = [e / n for e, n in zip(extract, in_streams)]
     over_forward = [e / n for e, n in zip(decision, forward)]
     return {"extract_many_s": x, "bare_forward_s": b, "forward_s": f, "decision_s": d,
+            "streams": streams, "bare_forward_streams_s": common.summary(in_streams)["median_s"],
             "extract_over_bare_forward": statistics.median(over_bare),
+            "extract_over_bare_forward_streams": statistics.median(over_streams),
+            "extract_over_bare_forward_streams_each": over_streams,
             "decision_over_forward": statistics.median(over_forward),
             "extract_over_bare_forward_each": over_bare, "decision_over_forward_each": over_forward,
-            "times_s": {"extract_many": extract, "bare_forward": bare, "forward": forward, "decision": decision},
+            "times_s": {"extract_many": extract, "bare_forward": bare, "bare_forward_streams": in_streams,
+                        "forward": forward, "decision": decision},
             "repeats": repeats, "batch_size": extractor.batch_size, "batches": len(batches),
             "decision": extractor.decision.describe()}
 
@@ -217,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     methods = []
     for bs in args.batch_sizes:
         methods.append((f"extract_many, batch {bs}", KeyphraseExtractor.from_pretrained(checkpoint, device="cpu", batch_size=bs)))
+    one_stream = KeyphraseExtractor.from_pretrained(checkpoint, device="cpu", batch_size=args.batch_sizes[0], streams=1)
+    methods.append((f"extract_many, batch {args.batch_sizes[0]}, streams=1", one_stream))
     for precision in args.precisions:
         bs = args.batch_sizes[0]
         extractor = KeyphraseExtractor.from_pretrained(checkpoint, device="cpu", batch_size=bs, precision=precision)
@@ -249,7 +270,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"corpus, {methods[0][0]}, {args.stage_repeats} repeats: extract_many {stages['extract_many_s']:.2f} s, "
           f"{stages['extract_over_bare_forward']:.2f}x a bare forward over the same batches "
-          f"(repeats {ratio_range(stages, 'extract_over_bare_forward')}; bare {stages['bare_forward_s']:.2f} s); model pass {stages['forward_s']:.2f} s, decision "
+          f"(repeats {ratio_range(stages, 'extract_over_bare_forward')}; bare {stages['bare_forward_s']:.2f} s), "
+          f"{stages['extract_over_bare_forward_streams']:.2f}x the same in {stages['streams']} streams (repeats "
+          f"{ratio_range(stages, 'extract_over_bare_forward_streams')}; {stages['bare_forward_streams_s']:.2f} s); "
+          f"model pass {stages['forward_s']:.2f} s, decision "
           f"{stages['decision_s']:.2f} s ({stages['decision_over_forward']:.2f} of the model pass, repeats "
           f"{ratio_range(stages, 'decision_over_forward')}; {stages['decision']})")
     verdicts = {}
@@ -266,9 +290,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"target >= {target:g}x the pipeline{' with >= 99% of phrases as fp32' if reduced else ''}, {label}: "
               f"{'met' if met else 'NOT met'} (worst {worst:.1f}x, phrases as fp32 {agree:.4f}); "
               f"same spans where tags agree: {'yes' if exact else 'NO'}")
-    for key in ("extract_over_bare_forward", "decision_over_forward"):
-        verdicts[key] = {"value": stages[key], "target": TARGETS[key], "met": stages[key] <= TARGETS[key]}
-        print(f"target {key} <= {TARGETS[key]:g}: {'met' if verdicts[key]['met'] else 'NOT met'} ({stages[key]:.2f})")
+    # The bare forward in the extractor's streams has the same target: the decision is measured
+    # against the model run as fast as the extractor runs it, not only as a plain loop runs it.
+    for key, target in (("extract_over_bare_forward", "extract_over_bare_forward"),
+                        ("extract_over_bare_forward_streams", "extract_over_bare_forward"),
+                        ("decision_over_forward", "decision_over_forward")):
+        verdicts[key] = {"value": stages[key], "target": TARGETS[target], "met": stages[key] <= TARGETS[target]}
+        print(f"target {key} <= {TARGETS[target]:g}: {'met' if verdicts[key]['met'] else 'NOT met'} ({stages[key]:.2f})")
     path = common.write_result("inference", {
         "checkpoint": str(checkpoint),
         "corpus": str(args.corpus),

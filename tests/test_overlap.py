@@ -1,9 +1,7 @@
-"""inference/overlap.py: texts grouped for the model, each group decided on a worker thread while
-the model reads the next, results in order."""
+"""inference/overlap.py: texts grouped for the model, each group decided while the model reads the
+next (where it runs is the model's call to choose: tests/test_streams.py), results in order."""
 
 from __future__ import annotations
-
-import threading
 
 import numpy as np
 import pytest
@@ -29,27 +27,41 @@ def test_groups_cover_every_text_once_in_order():
         assert all(len(g) for g in groups)
 
 
-def test_every_text_is_decided_once_in_order_on_one_worker_thread():
+def test_each_group_is_decided_while_the_model_reads_the_next_and_the_last_one_after():
     texts = [f"text {k} " * (k + 1) for k in range(9)]
-    model_calls, deciders = [], set()
+    events = []
 
-    def probs_of(group):
-        model_calls.append(list(group))
+    def probs_of(group, alongside):
+        events.append(("model", list(group)))
+        if alongside is not None:
+            alongside()  # the caller's model would run beside it; here, in turn
+        events.append(("model done", list(group)))
         return [np.full((len(t), 3), float(len(t)), dtype=np.float32) for t in group]
 
     def decide(text, probs):
-        deciders.add(threading.current_thread().name)
         assert probs.shape == (len(text), 3) and probs[0, 0] == len(text)
+        events.append(("decide", text))
         return text.upper()
 
     assert list(overlapped(texts, probs_of, decide, group_chars=30)) == [t.upper() for t in texts]
-    assert [t for call in model_calls for t in call] == texts and len(model_calls) > 2
-    assert len(deciders) == 1 and threading.current_thread().name not in deciders
+    groups = [g for kind, g in events if kind == "model"]
+    assert [t for g in groups for t in g] == texts and len(groups) > 2
+    for k, group in enumerate(groups):
+        start, end = events.index(("model", group)), events.index(("model done", group))
+        decided = [t for kind, t in events[start:end] if kind == "decide"]
+        assert decided == (groups[k - 1] if k else [])  # the group before, during this group's model call
+    last = events.index(("model done", groups[-1]))
+    assert [t for kind, t in events[last:] if kind == "decide"] == groups[-1]
 
 
 def test_an_error_in_the_decision_reaches_the_caller():
     def decide(text, probs):
         raise ValueError(f"bad {text}")
 
+    def probs_of(group, alongside):
+        if alongside is not None:
+            alongside()
+        return [np.zeros((1, 3))] * len(group)
+
     with pytest.raises(ValueError, match="bad a"):
-        list(overlapped(["a", "b"], lambda group: [np.zeros((1, 3))] * len(group), decide, group_chars=1))
+        list(overlapped(["a", "b"], probs_of, decide, group_chars=1))

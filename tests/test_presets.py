@@ -134,6 +134,17 @@ def test_a_pretrained_preset_fine_tunes_below_1e3_with_lexicon_features_and_the_
     assert model.bert.embeddings.token_type_embeddings.num_embeddings == config["type_vocab_size"]
 
 
+def test_masked_lm_pretraining_runs_before_fine_tuning_and_is_recorded(tiny_corpus, tmp_path, torch_threads):
+    from keyphrase_tagger.training.train import train
+
+    cfg = compose("train", [*small_run(tiny_corpus, tmp_path), "pretrain.mlm_epochs=1", "model.hidden_size=32",
+                            "model.intermediate_size=64", "model.num_hidden_layers=1"])
+    metrics = train(cfg)
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text(encoding="utf-8"))
+    assert record["mlm_train_loss"] == metrics["mlm_train_loss"] > 0 and record["mlm_epoch"] == 1
+    assert "eval_phrase_f1" in record  # then fine-tuned and evaluated as any run
+
+
 @pytest.fixture(scope="module")
 def distilbert_dir(tmp_path_factory) -> Path:
     """A small DistilBERT (no token type embeddings, no ``token_type_ids`` in its forward) saved with

@@ -142,6 +142,15 @@ class ModelSchema:
 
 
 @dataclass
+class PretrainSchema:
+    """``pretrain``: masked-language-model pretraining before fine-tuning (``training/pretrain.py``)."""
+
+    mlm_epochs: float = bounded(ge=0)
+    mlm_probability: float = bounded(gt=0, lt=1)
+    learning_rate: float = bounded(gt=0)
+
+
+@dataclass
 class TrainSchema:
     experiment_name: str | int
     seed: int
@@ -151,6 +160,7 @@ class TrainSchema:
     output_dir: Path
     optimized_metric: str
     tagger_from: Path | None
+    pretrain: PretrainSchema
     data: DataSchema
     model: ModelSchema
     features: FeaturesSchema
@@ -180,6 +190,7 @@ class EvaluateSchema:
     device: Device
     batch_size: int = bounded(ge=1)
     chunk_chars: int | None = bounded(ge=1)
+    streams: int | None = bounded(ge=1)
     precision: Literal[PRECISIONS]
     verbose: bool
 
@@ -193,6 +204,7 @@ class PredictSchema:
     device: Device
     batch_size: int = bounded(ge=1)
     chunk_chars: int | None = bounded(ge=1)
+    streams: int | None = bounded(ge=1)
     precision: Literal[PRECISIONS]
     documents_per_chunk: int = bounded(ge=1)
     min_score: float = bounded(ge=0, le=1)  # phrase scores are probabilities

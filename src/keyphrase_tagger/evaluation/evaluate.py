@@ -49,13 +49,16 @@ def calibration_documents(train_data_cfg: dict) -> list[Document]:
 
 def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str | None = None,
                  device: str = "auto", batch_size: int = 32, on_missing_phrase: str | None = None,
-                 precision: str = "fp32", chunk_chars: int | None = DECIDE_CHUNK_CHARS) -> dict:
+                 precision: str = "fp32", chunk_chars: int | None = DECIDE_CHUNK_CHARS,
+                 streams: int | None = None) -> dict:
     """The report dictionary (see README, "Evaluation") for ``checkpoint`` on ``split``.
 
     The gold lists get the checkpoint's cleaning; ``split`` other than ``all`` rebuilds the
     training run's document split of its corpus (or of ``corpus_path`` when given).
     ``corpus_path`` and ``on_missing_phrase``, when given, override the checkpoint's data settings:
     they change which file is read and how strictly, not the cleaning or the split.
+    ``device``, ``batch_size``, ``precision``, ``chunk_chars`` and ``streams`` are the extractor's
+    (:meth:`~keyphrase_tagger.inference.extractor.KeyphraseExtractor.from_pretrained`).
     Documents come from the training run's prepared dataset where it matches (see
     :func:`~keyphrase_tagger.data.dataset.load_prepared`); evaluation never writes one.
     """
@@ -81,7 +84,7 @@ def build_report(checkpoint: str | Path, split: str = "test", corpus_path: str |
         validation = [d.document for d in prepared.split("validation")]
 
     extractor = KeyphraseExtractor.from_pretrained(checkpoint, device=device, batch_size=batch_size,
-                                                   precision=precision, chunk_chars=chunk_chars)
+                                                   precision=precision, chunk_chars=chunk_chars, streams=streams)
     # Each document's prediction is scored and dropped before the next is decided.
     predictions = extractor.iter_predict([d.text for d in documents])
     report = score_documents(documents, [d.tags for d in labeled], predictions, settings.cleaning)
@@ -150,7 +153,7 @@ def evaluate(cfg: DictConfig) -> dict:
     check_replaceable_directory(output_dir, EVALUATION_REPORT, "output_dir", report_inputs(cfg.checkpoint, corpus))
     report = build_report(cfg.checkpoint, cfg.split, corpus, cfg.device, int(cfg.batch_size),
                           on_missing_phrase=OmegaConf.select(cfg, "data.on_missing_phrase"), precision=cfg.precision,
-                          chunk_chars=cfg.chunk_chars)
+                          chunk_chars=cfg.chunk_chars, streams=cfg.streams)
     out = write_report(report, output_dir)
     print(f"{report['n_documents']} documents, split {report['split']} of {report['corpus_path']}")
     print(headline(report))

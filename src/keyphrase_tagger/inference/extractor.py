@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from numbers import Integral
 from pathlib import Path
 
@@ -17,7 +17,11 @@ from keyphrase_tagger.checkpoint import (
 from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.decoder import Decided, decode_phrases
 from keyphrase_tagger.decision.kinds import load_decision
-from keyphrase_tagger.decision.pieces import DECIDE_CHUNK_CHARS, decide_in_pieces
+from keyphrase_tagger.decision.pieces import (
+    DECIDE_CHUNK_CHARS,
+    check_chunk_chars,
+    decide_in_pieces,
+)
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.inference import overlap
 from keyphrase_tagger.inference.precision import apply_precision, check_precision
@@ -30,6 +34,7 @@ from keyphrase_tagger.tagger.lexicon_inputs import (
     LexiconFeatureConfig,
     LexiconFeaturizer,
 )
+from keyphrase_tagger.tagger.streams import check_streams
 
 
 def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
@@ -50,15 +55,6 @@ def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
         raise ConfigError(f"device={device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return resolved
-
-
-def check_chunk_chars(chunk_chars: object) -> int | None:
-    """``chunk_chars`` (the decision's piece of a long text) as ``None`` or an int >= 1; else :class:`ConfigError`."""
-    if chunk_chars is None:
-        return None
-    if isinstance(chunk_chars, bool) or not isinstance(chunk_chars, Integral) or chunk_chars < 1:
-        raise ConfigError(f"chunk_chars={chunk_chars!r}: must be null or an integer >= 1 (characters per decided piece)")
-    return int(chunk_chars)
 
 
 def check_batch_size(batch_size: object) -> int:
@@ -113,13 +109,13 @@ class KeyphraseExtractor:
     def __init__(self, model, tokenizer, settings: CheckpointSettings, device="auto",
                  batch_size: int = PREDICT_BATCH_SIZE, featurizer: LexiconFeaturizer | None = None,
                  decision: Decision | None = None, crf: LinearChainCRF | None = None,
-                 chunk_chars: int | None = DECIDE_CHUNK_CHARS) -> None:
+                 chunk_chars: int | None = DECIDE_CHUNK_CHARS, streams: int | None = None) -> None:
         """Wrap loaded parts: a ``transformers`` token-classification ``model`` and its ``tokenizer``,
         the checkpoint's ``settings``, the ``featurizer`` of its lexicon input features (``None``:
         the model reads none), its ``decision`` (``None``: the one ``settings`` stores, which
         must not need the training lexicon) and, where ``settings.head`` is ``crf``, its ``crf``
         (:func:`~keyphrase_tagger.tagger.crf.load_crf`). ``device``, ``batch_size`` and
-        ``chunk_chars`` as in :meth:`from_pretrained`."""
+        ``chunk_chars`` and ``streams`` as in :meth:`from_pretrained`."""
         if (crf is not None) != (settings.head == "crf"):
             raise ConfigError(f"settings.head is {settings.head!r} and a CRF was {'' if crf is not None else 'not '}"
                               "given: a 'crf' head needs the checkpoint's CRF (tagger.crf.load_crf), a softmax none")
@@ -127,6 +123,8 @@ class KeyphraseExtractor:
         self.batch_size = check_batch_size(batch_size)
         #: Texts longer than this are decided piece by piece (``decision/pieces.py``); ``None``: whole.
         self.chunk_chars = check_chunk_chars(chunk_chars)
+        #: Forward passes run side by side (``tagger/streams.py``); ``None``: the device's default.
+        self.streams = check_streams(streams)
         self.model = model.to(self.device).eval()
         #: The CRF over the model's logits (``head: crf``), else ``None``: a softmax per character.
         self.crf = crf.float().to(self.device).eval() if crf is not None else None
@@ -139,7 +137,8 @@ class KeyphraseExtractor:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "auto", batch_size: int = PREDICT_BATCH_SIZE,
-                        precision: str = "fp32", chunk_chars: int | None = DECIDE_CHUNK_CHARS) -> "KeyphraseExtractor":
+                        precision: str = "fp32", chunk_chars: int | None = DECIDE_CHUNK_CHARS,
+                        streams: int | None = None) -> "KeyphraseExtractor":
         """Load a checkpoint directory (a run's ``model/``, e.g. ``outputs/default/latest/model``).
 
         Args:
@@ -157,13 +156,18 @@ class KeyphraseExtractor:
                 bounded by a piece, its features then being those of the piece
                 (:mod:`~keyphrase_tagger.decision.pieces`); ``kpt-predict`` and ``kpt-evaluate``
                 take it from their configs.
+            streams: an integer >= 1 or ``None`` (default: 2 on a CPU, 1 on other devices):
+                batches the model reads side by side, each stream on its share of torch's threads
+                (:mod:`~keyphrase_tagger.tagger.streams`); never more streams than torch has
+                threads. Streams change which thread computes a batch, not what it computes,
+                except as torch's thread count may order a float sum differently.
 
         Returns:
             The extractor, its model in evaluation mode on ``device``.
 
         Raises:
             ConfigError: ``device`` is not a device of this machine, ``batch_size`` is not an
-                integer >= 1, ``chunk_chars`` is neither ``None`` nor one, or ``precision`` is
+                integer >= 1, ``chunk_chars`` or ``streams`` is neither ``None`` nor one, or ``precision`` is
                 unknown or not available on ``device``.
             CheckpointError: a part of the checkpoint is missing, damaged or does not fit the rest
                 (:func:`~keyphrase_tagger.checkpoint.validate_checkpoint`); the message names the file.
@@ -174,6 +178,7 @@ class KeyphraseExtractor:
         device = resolve_device(device)
         batch_size = check_batch_size(batch_size)
         chunk_chars = check_chunk_chars(chunk_chars)
+        streams = check_streams(streams)
         precision = check_precision(precision, device)
         settings = validate_checkpoint(path)
         from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -190,7 +195,7 @@ class KeyphraseExtractor:
         crf = load_crf(path) if settings.head == "crf" else None
         model = apply_precision(model.eval(), precision)
         return cls(model, tokenizer, settings, device=device, batch_size=batch_size, featurizer=featurizer,
-                   decision=decision, crf=crf, chunk_chars=chunk_chars)
+                   decision=decision, crf=crf, chunk_chars=chunk_chars, streams=streams)
 
     def predict_probs(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Per text (a sequence of str, not a str), the model's ``(len(text), 3)`` float32 tag
@@ -205,10 +210,13 @@ class KeyphraseExtractor:
         (``windows.owned_ranges``) into its document's array, so memory grows with the batch
         size, not with the length of a document.
         """
-        texts = checked_texts(texts)
+        return self._probs(checked_texts(texts))
+
+    def _probs(self, texts: list[str], alongside: Callable[[], None] | None = None) -> list[np.ndarray]:
+        """:meth:`predict_probs` of checked texts, running ``alongside()`` while the model reads them."""
         types = [self.featurizer.type_ids(t) for t in texts] if self.featurizer is not None else None
         return texts_probs(self.model, self.encoder, texts, self.settings.max_chars, self.settings.stride,
-                           self.batch_size, self.device, types, self.crf)
+                           self.batch_size, self.device, types, self.crf, self.streams, alongside)
 
     def predict(self, texts: Sequence[str]) -> list[Decided]:
         """What the checkpoint's decision makes of each text's probabilities: tag ids per character
@@ -230,7 +238,7 @@ class KeyphraseExtractor:
         the next is decided. The model reads the texts in groups of about
         :data:`~keyphrase_tagger.inference.overlap.MODEL_GROUP_CHARS` characters while a second
         thread decides the group before (:mod:`~keyphrase_tagger.inference.overlap`)."""
-        return overlap.overlapped(checked_texts(texts), self.predict_probs, self._decide, overlap.MODEL_GROUP_CHARS)
+        return overlap.overlapped(checked_texts(texts), self._probs, self._decide, overlap.MODEL_GROUP_CHARS)
 
     def _decide(self, text: str, probs: np.ndarray) -> Decided:
         """The checkpoint's decision on one text, in pieces of ``chunk_chars`` where it is longer."""
@@ -284,5 +292,5 @@ class KeyphraseExtractor:
         and decoded on a second thread while the model reads the next group of texts (as
         :meth:`iter_predict`)."""
         cleaning = self.settings.cleaning
-        return overlap.overlapped(checked_texts(texts), self.predict_probs, lambda text, probs: decode_phrases(
+        return overlap.overlapped(checked_texts(texts), self._probs, lambda text, probs: decode_phrases(
             text, self._decide(text, probs), cleaning, **options), overlap.MODEL_GROUP_CHARS)

@@ -1,18 +1,19 @@
 """The model and the decision side by side: texts go through the model in groups, and while the
-model reads one group, a second thread decides the group before it.
+model reads one group, the group before it is decided.
 
-The decision (candidates, features, rescorer: numpy and rjieba, which release the GIL for most of
-their work) then runs while the model does: where a core is left to it (a GPU model, or more
-cores than the model's threads) its time is hidden behind the model's; where the model's threads
-keep every core busy, it still costs its CPU time (docs/performance.md). One worker decides the
-groups in order, so the decision object is never used by two threads at once, and at most two
-groups' probabilities are held at a time.
+Where the decision runs is the model's call to choose (``tagger/streams.py``): on a CPU with
+several streams, as one stream's first task, so that the decision (candidates, features,
+rescorer: numpy and rjieba) takes a core's share rather than a third thread contending with the
+model's for two cores and for the GIL; with one stream (a GPU model), on a thread of its own, its
+time then hidden behind the device's (docs/performance.md). The groups are decided in order, one
+at a time, so the decision object is never used by two threads at once, and at most two groups'
+probabilities are held at a time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -39,22 +40,29 @@ def text_groups(lengths: Sequence[int], group_chars: int) -> list[range]:
     return groups[::-1]
 
 
-def overlapped(texts: Sequence[str], probs_of: Callable[[Sequence[str]], list[np.ndarray]],
+def overlapped(texts: Sequence[str], probs_of: Callable[[Sequence[str], Callable[[], None] | None], list[np.ndarray]],
                decide: Callable[[str, np.ndarray], object], group_chars: int) -> Iterator:
-    """``decide(text, probs)`` for each of ``texts``, in order, ``probs`` from ``probs_of`` called
-    on groups of texts (:func:`text_groups`); each group's decisions run on a worker thread while
-    ``probs_of`` runs on the next group. A group's results are yielded once the model has read the
-    next group (the thread that yields is the one running the model), and the next group's decision
-    starts after them. An exception in either is raised here."""
-    def decide_group(group: range, probs: list[np.ndarray]) -> list:
-        return [decide(texts[k], p) for k, p in zip(group, probs)]
+    """``decide(text, probs)`` for each of ``texts``, in order, ``probs`` from
+    ``probs_of(group, alongside)`` called on groups of texts (:func:`text_groups`), which runs
+    ``alongside()`` (the previous group's decisions) while the model reads ``group``. A group's
+    results are yielded once the model has read the next group; the last group is decided after
+    the model's last call, on this thread. An exception in either is raised here."""
+    previous: tuple[range, list[np.ndarray]] | None = None
+    for group in text_groups([len(t) for t in texts], group_chars):
+        decided: list = []
+        alongside = None
+        if previous is not None:
+            alongside = partial(decide_group, texts, decide, *previous, decided)
+        probs = probs_of([texts[k] for k in group], alongside)
+        yield from decided
+        previous = (group, probs)
+    if previous is not None:
+        decided = []
+        decide_group(texts, decide, *previous, decided)
+        yield from decided
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision") as worker:
-        pending = None
-        for group in text_groups([len(t) for t in texts], group_chars):
-            probs = probs_of([texts[k] for k in group])
-            if pending is not None:
-                yield from pending.result()
-            pending = worker.submit(decide_group, group, probs)
-        if pending is not None:
-            yield from pending.result()
+
+def decide_group(texts: Sequence[str], decide: Callable[[str, np.ndarray], object], group: range,
+                 probs: list[np.ndarray], out: list) -> None:
+    """Append ``decide(text, probs)`` for each text of ``group`` to ``out``."""
+    out.extend(decide(texts[k], p) for k, p in zip(group, probs))

@@ -5,7 +5,7 @@ bfloat16 where the CPU has the instructions, AVX512_BF16 or AMX, or on a CUDA de
 ``int8`` quantizes the weights of every ``Linear`` layer to int8 and the activations on the fly
 (``torch.ao.quantization.quantize_dynamic``; CPU only). Either way the probabilities are computed
 in float32 from the logits, and the decision and the decoder are unchanged.
-``benchmarks/bench_precision.py`` measures their speed and agreement with ``fp32``.
+``benchmarks/bench_inference.py`` measures their speed and agreement with ``fp32``.
 """
 
 from __future__ import annotations

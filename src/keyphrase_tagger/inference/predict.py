@@ -48,7 +48,8 @@ def predict(cfg: DictConfig) -> int:
 
     quiet_libraries(bool(cfg.get("verbose", False)))  # stderr keeps one bar: documents, not weight loading
     extractor = KeyphraseExtractor.from_pretrained(cfg.checkpoint, device=cfg.device, batch_size=cfg.batch_size,
-                                                   precision=cfg.precision, chunk_chars=cfg.chunk_chars)
+                                                   precision=cfg.precision, chunk_chars=cfg.chunk_chars,
+                                                   streams=cfg.streams)
     chunk = cfg.documents_per_chunk
     with open_output(str(cfg.output)) as out, tqdm(total=len(docs), unit="doc", file=sys.stderr,
                                                    disable=len(docs) < 2 or None) as bar:

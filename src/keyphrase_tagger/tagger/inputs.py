@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from keyphrase_tagger.tagger.encoding import CharEncoder
+from keyphrase_tagger.tagger.streams import run_streams, stream_count
 from keyphrase_tagger.tagger.windows import owned_ranges, window_bounds
 
 if TYPE_CHECKING:  # imported where used, so that reading documents does not pay for torch
@@ -220,25 +221,33 @@ def pad_rows(rows: Rows, pad_id: int, device: torch.device | str, token_types: b
 
 def predict_probs(model, windows: Sequence[Window], rows: Callable[[list[int]], Rows], lengths: Sequence[int],
                   pad_id: int, batch_size: int, device: torch.device | str,
-                  crf: LinearChainCRF | None = None) -> list[np.ndarray]:
+                  crf: LinearChainCRF | None = None, streams: int | None = 1,
+                  alongside: Callable[[], None] | None = None) -> list[np.ndarray]:
     """``(length, 3)`` float32 probabilities per document from ``model`` (and its ``crf`` head, if
     any: :func:`window_probs`); ``rows(indices)`` gives the model rows of ``windows[i]`` for each index.
 
     Windows are sorted by length (longest first, ties in plan order) so a batch pads little, and
-    each batch writes only the characters its windows own: memory grows with the batch size, not
-    with the length of a document.
+    each batch writes only the characters its windows own: memory grows with the batch size (times
+    the streams), not with the length of a document. ``streams`` batches run side by side
+    (``None``: the device's default; :func:`~keyphrase_tagger.tagger.streams.stream_count`), and
+    ``alongside()``, if given, runs while they do (:func:`~keyphrase_tagger.tagger.streams.run_streams`).
     """
     import torch
 
     out = [np.zeros((n, N_TAGS), dtype=np.float32) for n in lengths]
     order = sorted(range(len(windows)), key=lambda i: windows[i].start - windows[i].end)
     token_types = reads_token_types(model)
-    with torch.inference_mode():
-        for b in range(0, len(order), batch_size):
-            batch = order[b : b + batch_size]
-            chosen = [windows[i] for i in batch]
+
+    def run(batch: list[int]) -> None:
+        chosen = [windows[i] for i in batch]
+        with torch.inference_mode():  # per thread: the streams' threads need it as much as this one
             logits = model(**pad_rows(rows(batch), pad_id, device, token_types)).logits
+            # Owned ranges never overlap, so streams write disjoint parts of ``out``.
             write_owned(out, chosen, window_probs(logits, [w.end - w.start for w in chosen], crf))
+
+    batches = [order[b : b + batch_size] for b in range(0, len(order), batch_size)]
+    device_type = torch.device(device).type
+    run_streams(batches, run, stream_count(streams, device_type, torch.get_num_threads(), len(batches)), alongside)
     return out
 
 
@@ -263,9 +272,10 @@ def dataset_rows(windows_ds: datasets.Dataset) -> Callable[[list[int]], Rows]:
 
 def texts_probs(model, encoder: CharEncoder, texts: Sequence[str], max_chars: int, stride: int, batch_size: int,
                 device: torch.device | str, type_ids: Sequence[np.ndarray] | None = None,
-                crf: LinearChainCRF | None = None) -> list[np.ndarray]:
+                crf: LinearChainCRF | None = None, streams: int | None = 1,
+                alongside: Callable[[], None] | None = None) -> list[np.ndarray]:
     """The model's ``(len(text), 3)`` float32 probabilities per text (see :func:`predict_probs`)."""
     lengths = [len(t) for t in texts]
     windows = plan_windows(lengths, max_chars, stride)
     return predict_probs(model, windows, text_rows(texts, encoder, windows, type_ids), lengths, encoder.pad_id,
-                         batch_size, device, crf)
+                         batch_size, device, crf, streams, alongside)

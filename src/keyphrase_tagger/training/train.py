@@ -29,6 +29,7 @@ from keyphrase_tagger.training.arguments import (
 from keyphrase_tagger.training.fit_decision import decide
 from keyphrase_tagger.training.inputs import TrainingInputs, build_windows, load_inputs
 from keyphrase_tagger.training.model_card import model_card, write_model_card
+from keyphrase_tagger.training.pretrain import pretrain_encoder
 from keyphrase_tagger.training.run_info import run_info
 from keyphrase_tagger.training.run_record import (
     finish_run,
@@ -38,7 +39,11 @@ from keyphrase_tagger.training.run_record import (
     wants_latest_link,
     write_run_record,
 )
-from keyphrase_tagger.training.tagger_from import load_tagger, resolve_tagger_from, trained_model_config
+from keyphrase_tagger.training.tagger_from import (
+    load_tagger,
+    resolve_tagger_from,
+    trained_model_config,
+)
 
 if TYPE_CHECKING:
     from keyphrase_tagger.tagger.crf import LinearChainCRF
@@ -205,8 +210,12 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
                           "data split has none")
     model, tokenizer, crf, train_ds, val_ds = build_model_and_windows(cfg, inputs, tagger_from)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    pretrained = {}
+    if tagger_from is None and not resume:  # a resumed run's weights come from its checkpoint
+        pretrained = pretrain_encoder(model, tokenizer, train_ds, cfg.pretrain, trainer_cfg, seed)
     trainer = build_trainer(trainer_cfg, inputs, model, tokenizer, train_ds, val_ds, run_dir, seed, callbacks, crf)
     metrics, decision = fit(cfg, trainer, inputs, train_ds, val_ds, resume, tagger_from)
+    metrics.update(pretrained)
     save_run(cfg, trainer, inputs, run_dir, decision, metrics, started, resume, tagger_from,
              bool(trainer_cfg.get("keep_checkpoints")), (len(train_ds), len(val_ds)))
     return metrics
