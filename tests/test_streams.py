@@ -12,12 +12,8 @@ from conftest import CORPUS
 
 from keyphrase_tagger import KeyphraseExtractor
 from keyphrase_tagger.errors import ConfigError
-from keyphrase_tagger.tagger.streams import (
-    CPU_STREAMS,
-    check_streams,
-    run_streams,
-    stream_count,
-)
+from keyphrase_tagger.inference.extractor import positive_int
+from keyphrase_tagger.tagger.streams import CPU_STREAMS, run_streams, stream_count
 
 
 @pytest.fixture
@@ -54,7 +50,7 @@ def test_stream_count_follows_the_device_the_threads_and_the_jobs():
 @pytest.mark.parametrize("streams", [0, -2, 1.5, True, "2"])
 def test_streams_that_are_neither_null_nor_a_positive_integer_are_refused(streams, tmp_path):
     with pytest.raises(ConfigError, match="streams="):
-        check_streams(streams)
+        positive_int("streams", streams, "forward passes run side by side", optional=True)
     with pytest.raises(ConfigError, match="streams="):
         KeyphraseExtractor.from_pretrained(tmp_path, streams=streams)  # before any file is read
 

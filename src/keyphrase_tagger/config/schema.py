@@ -148,6 +148,7 @@ class PretrainSchema:
     mlm_epochs: float = bounded(ge=0)
     mlm_probability: float = bounded(gt=0, lt=1)
     learning_rate: float = bounded(gt=0)
+    warmup_steps: float = bounded(ge=0)  # < 1: a fraction of the pretraining steps
 
 
 @dataclass

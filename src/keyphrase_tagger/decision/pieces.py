@@ -15,27 +15,15 @@ cleaned phrase starts or ends with and no word run holds) in the second half of 
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 
 from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.decoder import Decided
-from keyphrase_tagger.errors import ConfigError
 
 # The piece unless a caller says otherwise (the extractor's default; kpt-predict and kpt-evaluate
 # state it in their configs): longer than every document of the embedded corpus (36k characters),
 # and a million-character text then takes ~90 MB more than a 100k one instead of ~400 MB.
 DECIDE_CHUNK_CHARS = 100_000
-
-
-def check_chunk_chars(chunk_chars: object) -> int | None:
-    """``chunk_chars`` (the decision's piece of a long text) as ``None`` or an int >= 1; else :class:`ConfigError`."""
-    if chunk_chars is None:
-        return None
-    if isinstance(chunk_chars, bool) or not isinstance(chunk_chars, Integral) or chunk_chars < 1:
-        raise ConfigError(f"chunk_chars={chunk_chars!r}: must be null or an integer >= 1 (characters per decided piece)")
-    return int(chunk_chars)
 
 
 def piece_bounds(text: str, chunk_chars: int, strip_chars: str) -> list[tuple[int, int]]:

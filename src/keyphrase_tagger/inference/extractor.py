@@ -17,11 +17,7 @@ from keyphrase_tagger.checkpoint import (
 from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.decoder import Decided, decode_phrases
 from keyphrase_tagger.decision.kinds import load_decision
-from keyphrase_tagger.decision.pieces import (
-    DECIDE_CHUNK_CHARS,
-    check_chunk_chars,
-    decide_in_pieces,
-)
+from keyphrase_tagger.decision.pieces import DECIDE_CHUNK_CHARS, decide_in_pieces
 from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.inference import overlap
 from keyphrase_tagger.inference.precision import apply_precision, check_precision
@@ -34,7 +30,6 @@ from keyphrase_tagger.tagger.lexicon_inputs import (
     LexiconFeatureConfig,
     LexiconFeaturizer,
 )
-from keyphrase_tagger.tagger.streams import check_streams
 
 
 def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
@@ -57,11 +52,22 @@ def resolve_device(device: str | int | torch.device = "auto") -> torch.device:
     return resolved
 
 
-def check_batch_size(batch_size: object) -> int:
-    """``batch_size`` (windows per forward pass) as an int >= 1; else :class:`ConfigError`."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
-        raise ConfigError(f"batch_size={batch_size!r}: must be an integer >= 1 (windows per forward pass)")
-    return int(batch_size)
+def positive_int(name: str, value: object, meaning: str, optional: bool = False) -> int | None:
+    """``value`` of the setting ``name`` as an int >= 1 (or ``None``, where ``optional``); else a
+    one-line :class:`ConfigError` naming the setting, its value and what it counts (``meaning``)."""
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ConfigError(f"{name}={value!r}: must be {'null or ' if optional else ''}an integer >= 1 ({meaning})")
+    return int(value)
+
+
+def checked_settings(batch_size: object, chunk_chars: object, streams: object) -> tuple[int, int | None, int | None]:
+    """``batch_size``, ``chunk_chars`` and ``streams`` as :meth:`KeyphraseExtractor.from_pretrained`
+    takes them, checked by :func:`positive_int`."""
+    return (positive_int("batch_size", batch_size, "windows per forward pass"),
+            positive_int("chunk_chars", chunk_chars, "characters per decided piece", optional=True),
+            positive_int("streams", streams, "forward passes run side by side", optional=True))
 
 
 def checked_texts(texts: Iterable[str]) -> list[str]:
@@ -120,11 +126,10 @@ class KeyphraseExtractor:
             raise ConfigError(f"settings.head is {settings.head!r} and a CRF was {'' if crf is not None else 'not '}"
                               "given: a 'crf' head needs the checkpoint's CRF (tagger.crf.load_crf), a softmax none")
         self.device = resolve_device(device)
-        self.batch_size = check_batch_size(batch_size)
-        #: Texts longer than this are decided piece by piece (``decision/pieces.py``); ``None``: whole.
-        self.chunk_chars = check_chunk_chars(chunk_chars)
-        #: Forward passes run side by side (``tagger/streams.py``); ``None``: the device's default.
-        self.streams = check_streams(streams)
+        #: Windows per forward pass; texts longer than ``chunk_chars`` are decided piece by piece
+        #: (``decision/pieces.py``; ``None``: whole); ``streams`` forward passes run side by side
+        #: (``tagger/streams.py``; ``None``: the device's default).
+        self.batch_size, self.chunk_chars, self.streams = checked_settings(batch_size, chunk_chars, streams)
         self.model = model.to(self.device).eval()
         #: The CRF over the model's logits (``head: crf``), else ``None``: a softmax per character.
         self.crf = crf.float().to(self.device).eval() if crf is not None else None
@@ -176,9 +181,7 @@ class KeyphraseExtractor:
         never through pickle.
         """
         device = resolve_device(device)
-        batch_size = check_batch_size(batch_size)
-        chunk_chars = check_chunk_chars(chunk_chars)
-        streams = check_streams(streams)
+        batch_size, chunk_chars, streams = checked_settings(batch_size, chunk_chars, streams)
         precision = check_precision(precision, device)
         settings = validate_checkpoint(path)
         from transformers import AutoModelForTokenClassification, AutoTokenizer
@@ -236,8 +239,8 @@ class KeyphraseExtractor:
     def iter_predict(self, texts: Sequence[str]) -> Iterator[Decided]:
         """:meth:`predict`, one text's result at a time, so that a caller can write each out before
         the next is decided. The model reads the texts in groups of about
-        :data:`~keyphrase_tagger.inference.overlap.MODEL_GROUP_CHARS` characters while a second
-        thread decides the group before (:mod:`~keyphrase_tagger.inference.overlap`)."""
+        :data:`~keyphrase_tagger.inference.overlap.MODEL_GROUP_CHARS` characters while the group
+        before is decided beside it (:mod:`~keyphrase_tagger.inference.overlap`)."""
         return overlap.overlapped(checked_texts(texts), self._probs, self._decide, overlap.MODEL_GROUP_CHARS)
 
     def _decide(self, text: str, probs: np.ndarray) -> Decided:
@@ -289,8 +292,7 @@ class KeyphraseExtractor:
 
     def iter_extract(self, texts: Iterable[str], **options) -> Iterator[list[Phrase]]:
         """:meth:`extract_many`, one text's phrases at a time, in the order of ``texts``: decided
-        and decoded on a second thread while the model reads the next group of texts (as
-        :meth:`iter_predict`)."""
+        and decoded while the model reads the next group of texts (as :meth:`iter_predict`)."""
         cleaning = self.settings.cleaning
         return overlap.overlapped(checked_texts(texts), self._probs, lambda text, probs: decode_phrases(
             text, self._decide(text, probs), cleaning, **options), overlap.MODEL_GROUP_CHARS)

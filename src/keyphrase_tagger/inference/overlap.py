@@ -50,16 +50,13 @@ def overlapped(texts: Sequence[str], probs_of: Callable[[Sequence[str], Callable
     previous: tuple[range, list[np.ndarray]] | None = None
     for group in text_groups([len(t) for t in texts], group_chars):
         decided: list = []
-        alongside = None
-        if previous is not None:
-            alongside = partial(decide_group, texts, decide, *previous, decided)
+        alongside = None if previous is None else partial(decide_group, texts, decide, *previous, decided)
         probs = probs_of([texts[k] for k in group], alongside)
         yield from decided
         previous = (group, probs)
     if previous is not None:
-        decided = []
-        decide_group(texts, decide, *previous, decided)
-        yield from decided
+        group, probs = previous
+        yield from (decide(texts[k], p) for k, p in zip(group, probs))
 
 
 def decide_group(texts: Sequence[str], decide: Callable[[str, np.ndarray], object], group: range,

@@ -13,26 +13,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from numbers import Integral
 from typing import TypeVar
-
-from keyphrase_tagger.errors import ConfigError
 
 Job = TypeVar("Job")
 _DONE = object()  # what a stream takes once every job is taken
 
 # Streams on a CPU unless a caller says otherwise: measured on 2 cores (docs/performance.md).
 CPU_STREAMS = 2
-
-
-def check_streams(streams: object) -> int | None:
-    """``streams`` (forward passes run side by side) as ``None`` (the device's default) or an int
-    >= 1; else :class:`ConfigError`."""
-    if streams is None:
-        return None
-    if isinstance(streams, bool) or not isinstance(streams, Integral) or streams < 1:
-        raise ConfigError(f"streams={streams!r}: must be null or an integer >= 1 (forward passes run side by side)")
-    return int(streams)
 
 
 def stream_count(streams: int | None, device_type: str, threads: int, jobs: int) -> int:
@@ -75,17 +62,14 @@ def run_streams(jobs: Sequence[Job], work: Callable[[Job], None], streams: int,
             failed.set()
             raise
 
-    helpers = streams - 1 if streams > 1 else int(alongside is not None)
+    share = max(1, threads // streams)
     try:
-        with ThreadPoolExecutor(max_workers=max(helpers, 1), thread_name_prefix="stream") as pool:
-            if streams > 1:
-                share = max(1, threads // streams)
-                futures = [pool.submit(stream, share, alongside)] + [pool.submit(stream, share, None)
-                                                                     for _ in range(streams - 2)]
-                stream(share, None)
-            else:
-                futures = [pool.submit(alongside)] if alongside is not None else []
-                stream(threads, None)
+        with ThreadPoolExecutor(max_workers=max(streams - 1, 1), thread_name_prefix="stream") as pool:
+            # This thread is the last stream; the others, the first of them starting with ``alongside``.
+            futures = [pool.submit(stream, share, alongside if k == 0 else None) for k in range(streams - 1)]
+            if streams == 1 and alongside is not None:
+                futures.append(pool.submit(alongside))
+            stream(share, None)
             for future in futures:
                 future.result()
     finally:

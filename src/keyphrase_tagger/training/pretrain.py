@@ -25,10 +25,11 @@ SHARED_TRAINER_KEYS = ("use_cpu", "bf16", "fp16", "per_device_train_batch_size",
 def pretrain_encoder(model, tokenizer, train_ds, pretrain_cfg: Mapping, trainer_cfg: Mapping, seed: int) -> dict:
     """Train ``model``'s encoder (its ``base_model``) as a masked language model on the
     ``input_ids`` of ``train_ds`` (a windows dataset) for ``pretrain_cfg.mlm_epochs`` epochs at
-    ``pretrain_cfg.learning_rate``, masking ``pretrain_cfg.mlm_probability`` of the characters,
-    with :data:`SHARED_TRAINER_KEYS` of ``trainer_cfg``; ``{}`` where ``mlm_epochs`` is 0, else
-    the Trainer's training metrics, prefixed ``mlm_``."""
-    epochs = float(pretrain_cfg.get("mlm_epochs", 0))
+    ``pretrain_cfg.learning_rate`` (warmed up over ``pretrain_cfg.warmup_steps``), masking
+    ``pretrain_cfg.mlm_probability`` of the characters, with :data:`SHARED_TRAINER_KEYS` of
+    ``trainer_cfg``; ``{}`` where ``mlm_epochs`` is 0, else the Trainer's training metrics,
+    prefixed ``mlm_``."""
+    epochs = float(pretrain_cfg["mlm_epochs"])
     if epochs <= 0:
         return {}
     from transformers import (
@@ -45,8 +46,8 @@ def pretrain_encoder(model, tokenizer, train_ds, pretrain_cfg: Mapping, trainer_
     # The MLM run keeps nothing on disk: its weights end in the tagger, which the run saves.
     with tempfile.TemporaryDirectory(prefix="kpt-mlm-") as scratch:
         shared = {k: trainer_cfg[k] for k in SHARED_TRAINER_KEYS if k in trainer_cfg}
-        args = TrainingArguments(output_dir=scratch, num_train_epochs=epochs, warmup_steps=0.1,
-                                 learning_rate=float(pretrain_cfg["learning_rate"]), save_strategy="no",
+        args = TrainingArguments(output_dir=scratch, num_train_epochs=epochs, learning_rate=float(pretrain_cfg["learning_rate"]),
+                                 warmup_steps=float(pretrain_cfg["warmup_steps"]), save_strategy="no",
                                  eval_strategy="no", logging_strategy="epoch", report_to=[], seed=seed, **shared)
         trainer = Trainer(model=mlm, args=args, train_dataset=train_ds.select_columns(["input_ids"]),
                           data_collator=collator)
