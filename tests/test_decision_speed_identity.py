@@ -22,7 +22,7 @@ from keyphrase_tagger.decision.decoder import accepted_decided, decode_phrases, 
 from keyphrase_tagger.decision.rescorer import Rescorer
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS
 from keyphrase_tagger.data.characters import code_points
-from keyphrase_tagger.decision.substrings import SubstringKeys
+from keyphrase_tagger.decision.substrings import SubstringKeys, char_ranks
 from keyphrase_tagger.lexicon.leave_one_out import leave_one_out_lexicons
 from keyphrase_tagger.lexicon.lexicon import build_lexicon
 from keyphrase_tagger.lexicon.segmentation import segment
@@ -152,6 +152,15 @@ def test_substring_keys_are_equal_exactly_when_the_strings_are(text, data):
     for i in starts.tolist():
         for j in starts.tolist():
             assert (got[i] == got[j]) == (text[i : i + length] == text[j : j + length])
+
+
+@given(st.text(min_size=1, max_size=60))
+def test_character_ranks_are_the_ranks_of_the_distinct_characters(text):
+    # Both ways of ranking: short texts of high code points take the sort, the others the table.
+    codes = code_points(text)
+    np.testing.assert_array_equal(char_ranks(codes), np.unique(codes, return_inverse=True)[1])
+    long = np.tile(codes, 20_000)
+    np.testing.assert_array_equal(char_ranks(long), np.unique(long, return_inverse=True)[1])
 
 
 @settings(max_examples=60, deadline=None)

@@ -16,6 +16,19 @@ import functools
 
 import numpy as np
 
+# A text's characters are ranked with a table indexed by code point where the table is at most
+# this many times the text's length (a sort is cheaper for short texts).
+TABLE_PER_CHAR = 16
+
+
+def char_ranks(codes: np.ndarray) -> np.ndarray:
+    """Each code point's rank among the distinct ones of ``codes`` (``np.unique``'s inverse)."""
+    top = int(codes.max()) if len(codes) else 0
+    if top > TABLE_PER_CHAR * len(codes):
+        return np.unique(codes, return_inverse=True)[1].astype(np.int64)
+    present = np.zeros(top + 1, dtype=bool)
+    present[codes] = True
+    return (np.cumsum(present, dtype=np.int64) - 1)[codes]
 
 
 class SubstringKeys:
@@ -24,7 +37,7 @@ class SubstringKeys:
     def __init__(self, codes: np.ndarray) -> None:
         self.n = len(codes)
         # Level a holds the ranks (< n) of text[i:i + 2**a] for i in 0..n - 2**a.
-        self._levels = [np.unique(codes, return_inverse=True)[1].astype(np.int64)] if self.n else []
+        self._levels = [char_ranks(codes)] if self.n else []
 
     def _level(self, a: int) -> np.ndarray:
         while len(self._levels) <= a:
