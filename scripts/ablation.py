@@ -63,6 +63,9 @@ OPTIONS = [
            "different seeds, their logits averaged", "default"),
     Option("rescore_general", ("experiment=rescore_general",), "default with general-domain idf features of the "
            "candidate's words (jieba's idf table: mean, least, greatest, unknown share, TF-IDF)", "default"),
+    Option("rescore_relative", ("experiment=rescore_relative",), "default with features of the candidate against "
+           "the rest of its text (the text's length, occurrences per 1,000 characters, the share of the text's "
+           "candidates the tagger scores lower, the share that occur fewer times)", "default"),
     Option("no_rescore", ("experiment=no_rescore",), "default without the phrase rescorer (O prior and fusion "
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),

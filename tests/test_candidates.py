@@ -165,3 +165,20 @@ def test_vectorised_features_match_direct_loops_on_a_corpus_document():
             assert row[columns.index(name)] == pytest.approx(value), (phrase, name)
         pos_columns = [c for c in columns if c.startswith(("before_pos_", "after_pos_"))]
         assert sum(row[columns.index(c)] for c in pos_columns) == 2.0
+
+
+def test_relative_columns_place_each_candidate_among_its_texts_candidates():
+    lexicon = build_lexicon(TRAIN, with_words=True)
+    text = "推动服务业发展，数字经济和绿色发展，数字经济"
+    probs = np.random.default_rng(1).dirichlet([1.0, 1.0, 1.0], size=len(text))
+    groups = ("document", "lexicon", "tagger", "words", "relative")
+    names, x = candidate_features(text, probs, lexicon, CLEANING, 0.5, groups)
+    columns = dict(zip(feature_names(groups), x.T))
+    counts = np.exp(columns["log_count"])
+    scores = columns["score_max"]
+    assert len(names) > 5 and counts.max() >= 2
+    np.testing.assert_allclose(columns["log_text_chars"], np.log(len(text)))
+    np.testing.assert_allclose(columns["log_count_per_kchar"], np.log(counts * 1000 / len(text)))
+    for k in range(len(names)):
+        assert columns["tagger_rank"][k] == np.mean(scores < scores[k])
+        assert columns["count_rank"][k] == pytest.approx(np.mean(counts < counts[k] - 1e-9))

@@ -85,6 +85,13 @@ def test_a_checkpoint_trained_on_other_data_is_refused_naming_the_setting(smoke_
     assert not (tmp_path / "run").exists()
 
 
+def test_a_checkpoint_whose_dataset_was_written_in_other_batches_is_the_same_data(smoke_run, refits, tmp_path):
+    from keyphrase_tagger.checkpoint import CheckpointSettings
+
+    model = refit(smoke_run, tmp_path / "run", "data.write_batch_documents=1")
+    assert CheckpointSettings.load(model).decision == CheckpointSettings.load(refits["rescorer"]).decision
+
+
 def test_a_directory_without_a_checkpoint_is_refused(tmp_path):
     from keyphrase_tagger.errors import ConfigError
     from keyphrase_tagger.training.train import train

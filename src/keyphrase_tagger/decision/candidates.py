@@ -14,7 +14,8 @@ Each candidate is described over all its (overlapping) occurrences in the docume
 of the groups in use (:data:`FEATURE_GROUPS`): ``document`` (counts, position, length), ``lexicon``
 (the training lists' rates), ``tagger`` (its confidences), ``words`` (the candidate's own words) and
 ``context`` (the words around it: how often training lists started a phrase right after the word
-before it and ended one right before the word after it).
+before it and ended one right before the word after it); opt-in, ``general`` (the general-domain
+idf of its words) and ``relative`` (its standing among the text's candidates).
 
 All of it is array work over spans and occurrences, with no Python per candidate: the sources
 give span arrays (``spans.py``); the distinct strings and all their occurrences come from integer
@@ -45,7 +46,7 @@ from keyphrase_tagger.data.characters import code_points
 from keyphrase_tagger.decision.substrings import CandidateStrings
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import N_POS, NO_POS, POS_TAGS, Words
-from keyphrase_tagger.records import B, I, O
+from keyphrase_tagger.records import B, I
 
 __all__ = ["MAX_CHARS", "MAX_WORDS", "FEATURE_GROUPS", "GROUPS", "candidate_features", "described_candidates",
            "feature_names", "needs_word_stats", "word_runs"]
@@ -110,13 +111,9 @@ def _lexicon_columns(occ: Occurrences) -> list[np.ndarray]:
 @feature_group("tagger", ("score_max", "score_mean", "p_begin", "end_ok", "decoded", "decoded_permissive"),
                candidates=lambda inputs: _joined(inputs.decoded, inputs.permissive))
 def _tagger_columns(occ: Occurrences) -> list[np.ndarray]:
-    probs, k, s, e, c, n = occ.inputs.probs, occ.k, occ.s, occ.e, occ.c, occ.n
-    inside = np.concatenate([[0.0], np.cumsum(1.0 - probs[:, O].astype(np.float64))])
-    score = (inside[e] - inside[s]) / (e - s)
-    score_max = np.zeros(c)
-    np.maximum.at(score_max, k, score)
+    probs, s, e, n = occ.inputs.probs, occ.s, occ.e, occ.n
     end_ok = np.where(e < n, 1.0 - probs[np.minimum(e, n - 1), I], 1.0)
-    return [score_max, occ.mean(score), occ.mean(probs[s, B].astype(np.float64)), occ.mean(end_ok),
+    return [occ.tagger_score_max, occ.mean(occ.tagger_score), occ.mean(probs[s, B].astype(np.float64)), occ.mean(end_ok),
             occ.contains(occ.inputs.decoded), occ.contains(occ.inputs.permissive)]
 
 
@@ -184,6 +181,21 @@ def _general_columns(occ: Occurrences) -> list[np.ndarray]:
     mean = (cum[b + 1] - cum[a]) / n_words
     return [mean, np.minimum.reduceat(padded, bounds)[::2], np.maximum.reduceat(padded, bounds)[::2],
             1.0 - (cum_known[b + 1] - cum_known[a]) / n_words, occ.log_count * mean]
+
+
+@feature_group("relative", ("log_text_chars", "log_count_per_kchar", "tagger_rank", "count_rank"))
+def _relative_columns(occ: Occurrences) -> list[np.ndarray]:
+    """The candidate against the rest of its text (the decided piece of a long one): the text's
+    length, how densely the candidate occurs in it, and the share of the text's candidates that
+    the tagger scores lower (best occurrences) or that occur fewer times."""
+    chars = max(occ.n, 1)
+    return [np.full(occ.c, np.log(chars)), np.log(occ.count * 1000.0 / chars), _share_below(occ.tagger_score_max),
+            _share_below(occ.count)]
+
+
+def _share_below(values: np.ndarray) -> np.ndarray:
+    """Per value, the share of ``values`` strictly below it."""
+    return np.searchsorted(np.sort(values), values, side="left") / len(values)
 
 
 FEATURE_GROUPS: dict[str, tuple[str, ...]] = {name: group.names for name, group in _REGISTRY.items()}

@@ -18,6 +18,7 @@ from keyphrase_tagger.decision.substrings import CandidateStrings, SubstringKeys
 from keyphrase_tagger.lexicon.general_idf import general_idf
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import Words, segment
+from keyphrase_tagger.records import O
 
 
 @dataclass
@@ -135,6 +136,19 @@ class Occurrences:
     @functools.cached_property
     def recurs(self) -> np.ndarray:
         return (self.count >= 2).astype(np.float64)
+
+    @functools.cached_property
+    def tagger_score(self) -> np.ndarray:
+        """Per occurrence, the tagger's mean ``1 - P(O)`` over its characters."""
+        inside = np.concatenate([[0.0], np.cumsum(1.0 - self.inputs.probs[:, O].astype(np.float64))])
+        return (inside[self.e] - inside[self.s]) / (self.e - self.s)
+
+    @functools.cached_property
+    def tagger_score_max(self) -> np.ndarray:
+        """Per candidate, :attr:`tagger_score` of its best occurrence."""
+        best = np.zeros(self.c)
+        np.maximum.at(best, self.k, self.tagger_score)
+        return best
 
     @functools.cached_property
     def placement(self) -> "Placement":

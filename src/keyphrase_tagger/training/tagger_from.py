@@ -23,6 +23,10 @@ from keyphrase_tagger.tagger.lexicon_inputs import LexiconFeatureConfig
 log = logging.getLogger(__name__)
 
 
+# Where and in what batches the prepared dataset is written: neither changes the data.
+NOT_THE_DATA = ("processed_dir", "write_batch_documents")
+
+
 def _checkpoints_under(path: Path) -> list[Path]:
     """The checkpoint ``path`` is, the run's checkpoint it holds, or its sweep jobs' checkpoints."""
     if (path / SETTINGS_FILE).is_file():
@@ -50,10 +54,12 @@ def _same_corpus(here: str, there: str) -> bool:
 def _first_difference(a: dict, b: dict, prefix: str = "data") -> str | None:
     """The first setting of ``b`` (the checkpoint's) that differs from ``a`` (this run's), in words."""
     for key in sorted(set(a) | set(b)):
-        if prefix == "data" and key in ("corpus_path", "processed_dir"):
-            if key == "corpus_path" and not _same_corpus(a[key], b.get(key)):
+        if prefix == "data" and key == "corpus_path":
+            if not _same_corpus(a[key], b.get(key)):
                 return f"data.corpus_path is {b.get(key)} there, {a[key]} here (not the same file)"
-            continue  # where the prepared dataset is cached does not change the data
+            continue
+        if prefix == "data" and key in NOT_THE_DATA:
+            continue
         if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
             found = _first_difference(a[key], b[key], f"{prefix}.{key}")
             if found:
