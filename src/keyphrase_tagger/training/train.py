@@ -39,11 +39,7 @@ from keyphrase_tagger.training.run_record import (
     wants_latest_link,
     write_run_record,
 )
-from keyphrase_tagger.training.tagger_from import (
-    load_tagger,
-    resolve_tagger_from,
-    trained_model_config,
-)
+from keyphrase_tagger.training.tagger_from import load_tagger, resolve_tagger_from, trained_model_config
 
 if TYPE_CHECKING:
     from keyphrase_tagger.tagger.crf import LinearChainCRF
