@@ -22,7 +22,9 @@ from keyphrase_tagger.decision.decoder import accepted_decided, decode_phrases, 
 from keyphrase_tagger.decision.rescorer import Rescorer
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS
 from keyphrase_tagger.data.characters import code_points
-from keyphrase_tagger.decision.substrings import SubstringKeys, char_ranks
+from keyphrase_tagger.decision.occurrences import range_reduce
+from keyphrase_tagger.decision.spans import strip_mask
+from keyphrase_tagger.decision.substrings import SubstringKeys, char_ranks, pair_ranks
 from keyphrase_tagger.lexicon.leave_one_out import leave_one_out_lexicons
 from keyphrase_tagger.lexicon.lexicon import build_lexicon
 from keyphrase_tagger.lexicon.segmentation import segment
@@ -176,3 +178,31 @@ def test_decided_from_occurrences_is_the_matchers_decision(text, data, nested):
     fast, slow = occurrences_decided(len(text), starts, ends, scores, nested), accepted_decided(text, accepted, nested)
     np.testing.assert_array_equal(fast.tags, slow.tags)
     assert fast.spans == slow.spans
+
+
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=80), st.data())
+def test_pair_ranks_are_the_ranks_of_the_distinct_pairs(values, data):
+    # Values below 2**16 take the radix sorts; a bound above it, the sort of the combined keys.
+    first = np.array(values, dtype=np.int64)
+    second = np.array(data.draw(st.lists(st.integers(0, 40), min_size=len(values), max_size=len(values))))
+    expected = np.unique(first * 41 + second, return_inverse=True)[1]
+    for bound in (41, 1 << 16, (1 << 16) + 1, 1 << 20):
+        np.testing.assert_array_equal(pair_ranks(first, second, bound), expected)
+
+
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=60), st.data())
+def test_range_reduce_is_the_reduction_over_each_range(values, data):
+    values = np.array(values)
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, len(values) - 1), st.integers(0, len(values) - 1)),
+                               min_size=1, max_size=30))
+    first = np.array([min(p) for p in pairs])
+    last = np.array([max(p) for p in pairs])
+    for ufunc in (np.minimum, np.maximum):
+        expected = [ufunc.reduce(values[a : b + 1]) for a, b in zip(first.tolist(), last.tolist())]
+        np.testing.assert_array_equal(range_reduce(ufunc, values, first, last), expected)
+
+
+@given(st.text(min_size=0, max_size=60), st.text(min_size=0, max_size=8))
+def test_strip_mask_flags_the_strip_characters(text, strip_chars):
+    expected = [ch in strip_chars for ch in text]
+    np.testing.assert_array_equal(strip_mask(code_points(text), strip_chars), np.array(expected, dtype=bool))

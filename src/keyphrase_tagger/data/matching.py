@@ -18,6 +18,7 @@ library never sees the caller's strings, so none of them caches a UTF-8 copy.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import chain
 
 import ahocorasick_rs
 import numpy as np
@@ -110,7 +111,9 @@ class PhraseMatcher:
         """:meth:`find_all` as an ``(occurrences, 3)`` int64 array, offsets converted in one pass."""
         if self._code is None or not text:
             return np.zeros((0, 3), dtype=np.int64)
-        found = np.asarray(self._all_matches(text), dtype=np.int64).reshape(-1, 3)
+        matches = self._all_matches(text)
+        # fromiter over the flattened tuples: half the time of np.asarray over the list of tuples
+        found = np.fromiter(chain.from_iterable(matches), dtype=np.int64, count=3 * len(matches)).reshape(-1, 3)
         found[:, 1:] //= self._code.width
         return found
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.features import Features, OneHot
-from keyphrase_tagger.decision.occurrences import Occurrences, TextInputs
+from keyphrase_tagger.decision.occurrences import Occurrences, TextInputs, range_reduce
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, Spans, strip_mask, word_run_spans
 from keyphrase_tagger.data.characters import code_points
 from keyphrase_tagger.decision.substrings import CandidateStrings
@@ -127,9 +127,7 @@ def _word_columns(occ: Occurrences) -> list[np.ndarray | OneHot]:
     k, c, count, where, rates = occ.k, occ.c, occ.count, occ.placement, occ.rates
     n_aligned = np.bincount(k, weights=where.aligned, minlength=c)
     a, b = where.first, where.last
-    inside = np.append(rates[:, 3], 0.0)
-    bounds = np.column_stack([a, b + 1]).ravel()
-    min_inside = np.minimum.reduceat(inside, bounds)[::2]
+    min_inside = range_reduce(np.minimum, rates[:, 3], a, b)
     cum = np.concatenate([[0.0], np.cumsum(rates[:, 3])])
     n_words = (b - a + 1).astype(np.float64)
     columns = [n_words, np.log1p(n_aligned), (n_aligned == count).astype(np.float64),
@@ -176,10 +174,8 @@ def _general_columns(occ: Occurrences) -> list[np.ndarray]:
     n_words = (b - a + 1).astype(np.float64)
     cum = np.concatenate([[0.0], np.cumsum(idf)])
     cum_known = np.concatenate([[0.0], np.cumsum(known)])
-    bounds = np.column_stack([a, b + 1]).ravel()
-    padded = np.append(idf, 0.0)  # reduceat reads index b + 1 = len(words) as a segment end
     mean = (cum[b + 1] - cum[a]) / n_words
-    return [mean, np.minimum.reduceat(padded, bounds)[::2], np.maximum.reduceat(padded, bounds)[::2],
+    return [mean, range_reduce(np.minimum, idf, a, b), range_reduce(np.maximum, idf, a, b),
             1.0 - (cum_known[b + 1] - cum_known[a]) / n_words, occ.log_count * mean]
 
 

@@ -77,16 +77,16 @@ def occurrences_decided(n_chars: int, starts: np.ndarray, ends: np.ndarray, scor
     longest occurrence starting at the leftmost start, then the same after its end."""
     if not len(starts):
         return Decided(np.zeros(n_chars, dtype=np.int64), ())
-    order = np.lexsort((ends, starts))
+    order = np.argsort(starts * (n_chars + 1) + ends)  # by start, then end (one pair per occurrence)
     starts, ends, scores = starts[order], ends[order], scores[order]
-    last_of_start = np.append(starts[1:] != starts[:-1], True)  # per start, its longest (the last in order)
-    chosen, covered_to = [], 0
-    for j, (s, e) in zip(np.flatnonzero(last_of_start).tolist(),
-                         zip(starts[last_of_start].tolist(), ends[last_of_start].tolist())):
-        if s >= covered_to:
-            chosen.append(j)
-            covered_to = e
-    chosen = np.asarray(chosen, dtype=np.int64)
+    longest = np.flatnonzero(np.append(starts[1:] != starts[:-1], True))  # per start, the last in order
+    # After a chosen occurrence, the next is the longest at the first start at or past its end.
+    following = np.searchsorted(starts[longest], ends[longest]).tolist()
+    picked, k = [], 0
+    while k < len(following):
+        picked.append(k)
+        k = following[k]
+    chosen = longest[picked]
     tags = spans_to_tag_ids(n_chars, starts[chosen], ends[chosen])
     keep = np.arange(len(starts)) if nested else chosen
     return Decided(tags, tuple(zip(starts[keep].tolist(), ends[keep].tolist(), scores[keep].tolist())))

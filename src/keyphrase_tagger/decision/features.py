@@ -9,6 +9,7 @@ fitted on (``candidate_features``).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,11 @@ class Features:
         return Features(self.dense[start:stop], self.dense_at,
                         tuple((first, width, ids[start:stop]) for first, width, ids in self.one_hot), self.width)
 
+    def take(self, index: np.ndarray) -> "Features":
+        """Candidates ``index`` only (copies)."""
+        return Features(self.dense[index], self.dense_at,
+                        tuple((first, width, ids[index]) for first, width, ids in self.one_hot), self.width)
+
     def matrix(self) -> np.ndarray:
         """The full ``(candidates, width)`` matrix."""
         x = np.zeros((len(self.dense), self.width))
@@ -76,9 +82,9 @@ class Features:
 # multiply-adds, under the 262,144 (65536 x GEMM_MULTITHREAD_THRESHOLD 4) from which OpenBLAS
 # hands a product to its threads.
 PRODUCT_ROWS = 64
-# Candidates scored at a time (a multiple of PRODUCT_ROWS, so the products are the same): the
-# hidden layer's floats of a block, not of all a long text's candidates, are held at once.
-BLOCK_ROWS = 256 * PRODUCT_ROWS
+# Candidates scored at a time (a multiple of PRODUCT_ROWS, so the products are the same): a
+# block's hidden layer (1 to 2 MB at 64 units) stays in cache through the passes over it.
+BLOCK_ROWS = 64 * PRODUCT_ROWS
 
 
 def stacked_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -86,7 +92,7 @@ def stacked_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     all of a text's candidates is large enough for BLAS to split it over threads, which on a
     machine whose cores are busy wait for one (and spin after): measured 6x slower over the
     corpus on 2 busy cores than the stack, which BLAS runs on the calling thread."""
-    out = np.empty((len(a), b.shape[1]))
+    out = np.empty((len(a), b.shape[1]), dtype=np.result_type(a, b))
     full = len(a) - len(a) % PRODUCT_ROWS
     np.matmul(a[:full].reshape(-1, PRODUCT_ROWS, a.shape[1]), b, out=out[:full].reshape(-1, PRODUCT_ROWS, b.shape[1]))
     np.matmul(a[full:], b, out=out[full:])
@@ -124,8 +130,16 @@ class FirstLayer:
             self.pairs[0] = (self.pairs[0][0] + bias, self.pairs[0][1])
             self.bias = None
 
+    def astype(self, dtype: type) -> "FirstLayer":
+        """The same layer with its weights rounded to ``dtype`` (it then computes in ``dtype``)."""
+        layer = copy.copy(self)
+        layer.weights = self.weights.astype(dtype)
+        layer.bias = None if self.bias is None else self.bias.astype(dtype)
+        layer.pairs = [(rows.astype(dtype), width) for rows, width in self.pairs]
+        return layer
+
     def __call__(self, features: Features) -> np.ndarray:
-        out = stacked_product(features.dense, self.weights)
+        out = stacked_product(features.dense.astype(self.weights.dtype, copy=False), self.weights)
         if self.bias is not None:
             out += self.bias
         blocks = [ids for _, _, ids in features.one_hot]

@@ -86,6 +86,10 @@ class GbdtRescorer(Rescorer):
         return np.concatenate([self.probabilities(features.rows(a, a + BLOCK_ROWS).matrix())
                                for a in range(0, n, BLOCK_ROWS)]) if n else self.probabilities(features.matrix())
 
+    def screened_probabilities(self, features: Features) -> np.ndarray:
+        """:meth:`factored_probabilities`: trees have no cheaper pass to screen candidates with."""
+        return self.factored_probabilities(features)
+
     @classmethod
     def from_dict(cls, cfg: Mapping) -> "GbdtRescorer":
         """The rescorer :meth:`to_dict` saved; :class:`CheckpointError` if its features are not the

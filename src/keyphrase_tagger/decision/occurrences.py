@@ -165,6 +165,23 @@ class Occurrences:
 
 
 
+def range_reduce(ufunc: np.ufunc, values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """``ufunc.reduce(values[first[j]:last[j] + 1])`` for each ``j`` (``first <= last``), for an
+    idempotent ``ufunc`` (``np.minimum``, ``np.maximum``): from a sparse table, whose row ``k``
+    reduces ``2**k`` values from each position, two overlapping lookups per range (a ``reduceat``
+    over interleaved bounds also reduces the gaps between the ranges, most of the values)."""
+    span = last - first + 1
+    top = int(span.max(initial=1)).bit_length() - 1
+    table = np.empty((top + 1, len(values)), dtype=values.dtype)
+    table[0] = values
+    for k in range(1, top + 1):
+        half = 1 << (k - 1)
+        ufunc(table[k - 1, :-half], table[k - 1, half:], out=table[k, :-half])
+        table[k, -half:] = table[k - 1, -half:]  # never read by a range: filled, not left undefined
+    k = np.frexp(span)[1] - 1  # floor(log2(span))
+    return ufunc(table[k, first], table[k, last - (1 << k) + 1])
+
+
 @dataclass(frozen=True)
 class Placement:
     """How the occurrences ``(k, s, e)`` sit on the words: ``at_start``/``at_end`` flag the word

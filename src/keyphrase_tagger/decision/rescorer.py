@@ -37,6 +37,7 @@ from keyphrase_tagger.decision.base import Decision
 from keyphrase_tagger.decision.candidates import candidate_features, described_candidates, feature_names
 from keyphrase_tagger.decision.decoder import Decided, occurrences_decided
 from keyphrase_tagger.decision.features import BLOCK_ROWS, Features, FirstLayer, Layout
+from keyphrase_tagger.decision.screening import Screen
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, no_spans
 from keyphrase_tagger.errors import CheckpointError
 from keyphrase_tagger.lexicon.lexicon import Lexicon
@@ -134,24 +135,47 @@ class Rescorer:
         return 1.0 / (1.0 + np.exp(-(h @ output + self.output_bias)))
 
     @functools.cached_property
-    def _first_layers(self) -> dict[Layout, FirstLayer]:
+    def _first_layers(self) -> dict[Layout, tuple[FirstLayer, Screen | None]]:
         return {}
 
-    def factored_probabilities(self, features: Features) -> np.ndarray:
-        """:meth:`probabilities` of ``features.matrix()``, without writing the matrix (``features.py``),
-        :data:`~keyphrase_tagger.decision.features.BLOCK_ROWS` candidates at a time."""
-        mean, scale, hidden, hidden_bias, output = self._weights
-        layer = self._first_layers.get(features.layout)
-        if layer is None:  # built once per rescorer: the layout is that of its groups
+    def _layers(self, layout: Layout) -> tuple[FirstLayer, Screen | None]:
+        """The first layer of ``layout`` (built once per rescorer: the layout is that of its groups),
+        and its float32 screen where there is a hidden layer."""
+        layers = self._first_layers.get(layout)
+        if layers is None:
+            mean, scale, hidden, hidden_bias, output = self._weights
             weights, bias = (hidden, hidden_bias) if self.hidden else (output[None, :], np.zeros(1))
-            layer = self._first_layers[features.layout] = FirstLayer(mean, scale, weights, bias, features.layout)
+            layer = FirstLayer(mean, scale, weights, bias, layout)
+            layers = self._first_layers[layout] = (layer, Screen(layer, output) if self.hidden else None)
+        return layers
+
+    def _logits(self, layer: FirstLayer, features: Features) -> np.ndarray:
+        """The logits before the output bias, :data:`~keyphrase_tagger.decision.features.BLOCK_ROWS`
+        candidates at a time."""
+        output = self._weights[4]
         logit = np.empty(len(features.dense))
         for start in range(0, len(logit), BLOCK_ROWS):
             z = layer(features.rows(start, start + BLOCK_ROWS))
             # einsum, not ``@ output``: a matrix-vector product hands a few hundred microseconds
             # of work to BLAS threads, which on a busy machine wait for a core.
             logit[start : start + len(z)] = np.einsum("ij,j->i", np.tanh(z, out=z), output) if self.hidden else z[:, 0]
-        return 1.0 / (1.0 + np.exp(-(logit + self.output_bias)))
+        return logit
+
+    def factored_probabilities(self, features: Features) -> np.ndarray:
+        """:meth:`probabilities` of ``features.matrix()``, without writing the matrix (``features.py``)."""
+        return _sigmoid(self._logits(self._layers(features.layout)[0], features) + self.output_bias)
+
+    def screened_probabilities(self, features: Features) -> np.ndarray:
+        """:meth:`factored_probabilities` for every candidate it could accept (``screening.py``); the
+        others' are float32 estimates, all below 0.5 as theirs are."""
+        layer, screen = self._layers(features.layout)
+        if screen is None:  # a logistic regression: its one product is cheap
+            return self.factored_probabilities(features)
+        logit, bound = screen.logits(features)
+        logit += self.output_bias
+        near = np.flatnonzero(logit > -bound)
+        logit[near] = self._logits(layer, features.take(near)) + self.output_bias
+        return _sigmoid(logit)
 
     def with_threshold(self, threshold: float) -> "Rescorer":
         """The same model with acceptance at ``threshold`` moved to 0.5."""
@@ -174,16 +198,20 @@ class Rescorer:
     def decide(self, text: str, probs: np.ndarray, lexicon: Lexicon, cleaning: CleaningConfig) -> Decided:
         """``accepted_decided(text, self.accepted(...), self.nested)``, read off the occurrences the
         features were computed from (no matcher built over the accepted strings), the probabilities
-        from the factored features (:meth:`factored_probabilities`: the same up to ~1e-15)."""
+        from the factored features (:meth:`screened_probabilities`: the same up to ~1e-15)."""
         described = described_candidates(text, probs, lexicon, cleaning, self.candidate_o_scale, self.groups,
                                          self.word_limits)
         if described is None:
             return occurrences_decided(len(text), *no_spans(), np.zeros(0), self.nested)
         occurrences, features = described
-        p = self.factored_probabilities(features)
+        p = self.screened_probabilities(features)
         accepted = p[occurrences.k] > 0.5
         return occurrences_decided(len(text), occurrences.s[accepted], occurrences.e[accepted],
                                    p[occurrences.k[accepted]], self.nested)
+
+
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 class RescorerDecision(Decision):

@@ -7,6 +7,8 @@ reference): word runs as ``candidates.word_runs`` defines them, tagger spans as
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from keyphrase_tagger.data.cleaning import CleaningConfig
@@ -26,7 +28,19 @@ def no_spans() -> Spans:
 
 def strip_mask(codes: np.ndarray, strip_chars: str) -> np.ndarray:
     """Per character of a text (its code points), whether it is one of ``strip_chars``."""
-    return np.isin(codes, np.array([ord(ch) for ch in strip_chars], dtype=np.int64))
+    table = _strip_table(strip_chars)
+    # A lookup per character (code points past the table's last strip character read its final
+    # False), not np.isin's comparison of every character with each of the strip characters.
+    return table.take(codes, mode="clip")
+
+
+@functools.lru_cache(maxsize=8)
+def _strip_table(strip_chars: str) -> np.ndarray:
+    """Indexed by code point up to the largest of ``strip_chars`` + 1: whether it is one of them."""
+    codes = [ord(ch) for ch in strip_chars]
+    table = np.zeros(max(codes, default=0) + 2, dtype=bool)
+    table[codes] = True
+    return table
 
 
 def kept_by_cleaning(text: str, starts: np.ndarray, ends: np.ndarray, cleaning: CleaningConfig) -> np.ndarray:

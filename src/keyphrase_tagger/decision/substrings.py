@@ -31,6 +31,23 @@ def char_ranks(codes: np.ndarray) -> np.ndarray:
     return (np.cumsum(present, dtype=np.int64) - 1)[codes]
 
 
+def pair_ranks(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
+    """Each pair ``(first[i], second[i])``'s rank among the distinct pairs (``np.unique``'s
+    inverse), for values below ``n`` (>= 1)."""
+    if n <= 1 << 16:  # two stable sorts of 16-bit keys, which numpy does by radix, in linear time
+        order = np.argsort(second.astype(np.uint16), kind="stable")
+        order = order[np.argsort(first[order].astype(np.uint16), kind="stable")]
+    else:
+        order = np.argsort(first * n + second, kind="stable")
+    pairs = first[order] * n + second[order]
+    new = np.empty(len(pairs), dtype=bool)
+    new[:1] = True
+    np.not_equal(pairs[1:], pairs[:-1], out=new[1:])
+    ranks = np.empty(len(pairs), dtype=np.int64)
+    ranks[order] = np.cumsum(new) - 1
+    return ranks
+
+
 class SubstringKeys:
     """Integer keys of the substrings of one text: for a given length, equal keys iff equal strings."""
 
@@ -42,8 +59,7 @@ class SubstringKeys:
     def _level(self, a: int) -> np.ndarray:
         while len(self._levels) <= a:
             below, half = self._levels[-1], 1 << (len(self._levels) - 1)
-            pairs = below[: len(below) - half] * (self.n + 1) + below[half:]
-            self._levels.append(np.unique(pairs, return_inverse=True)[1].astype(np.int64))
+            self._levels.append(pair_ranks(below[: len(below) - half], below[half:], self.n))
         return self._levels[a]
 
     def keys(self, length: int, starts: np.ndarray) -> np.ndarray:

@@ -56,10 +56,11 @@ def segment(text: str) -> Words:
 
     pairs = rjieba.tag(text) if text else []
     # itemgetter through map(), not zip(*pairs): no Python frame per word, no argument tuple of every pair
-    strings, tags = tuple(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+    strings = tuple(map(itemgetter(0), pairs))
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
     ends = np.cumsum(lengths)
     if len(text) != (int(ends[-1]) if len(ends) else 0):  # a bug in the segmenter, not the user's input
         raise AssertionError("segmentation does not tile the text")
-    pos = np.fromiter(map(_POS_ID.get, tags, repeat(OTHER_POS)), dtype=np.int64, count=len(tags))
+    pos = np.fromiter(map(_POS_ID.get, map(itemgetter(1), pairs), repeat(OTHER_POS)), dtype=np.int64,
+                      count=len(pairs))
     return Words(ends - lengths, ends, pos, strings)

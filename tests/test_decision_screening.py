@@ -1,0 +1,62 @@
+"""The rescorer's float32 screen (decision/screening.py): its error bound holds, and the
+probabilities the decision reads are the float64 ones wherever a candidate is or could be accepted."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from keyphrase_tagger.decision.candidates import GROUPS
+from keyphrase_tagger.decision.features import Features, OneHot
+from keyphrase_tagger.decision.rescorer import Rescorer
+
+
+def synthetic(seed: int, rows: int, hidden: int, magnitude: float) -> tuple[Rescorer, Features]:
+    """A rescorer and features of 12 dense columns (some up to ``magnitude``) and three one-hot
+    blocks of 5 categories, with random weights."""
+    rng = np.random.default_rng(seed)
+    dense = rng.normal(size=(rows, 12)) * np.array([1.0] * 8 + [magnitude] * 4)
+    columns = [*dense.T, *(OneHot(rng.integers(0, 5, size=rows), 5) for _ in range(3))]
+    features = Features.of(columns, rows)
+    n = features.width
+    rescorer = Rescorer(0.5, tuple(rng.normal(size=n) * 0.1), tuple(rng.uniform(0.5, 2.0, size=n)),
+                        tuple(rng.normal(size=hidden)), 0.0, tuple(map(tuple, rng.normal(size=(hidden, n)) * 0.5)),
+                        tuple(rng.normal(size=hidden) * 0.1), GROUPS, True)
+    # The output bias at the median logit: half the candidates accepted, many near the threshold.
+    logits = -np.log(1.0 / rescorer.factored_probabilities(features) - 1.0)
+    return dataclasses.replace(rescorer, output_bias=-float(np.median(logits))), features
+
+
+@pytest.mark.parametrize(("hidden", "magnitude"), [(8, 1.0), (64, 1.0), (64, 1e3)])
+def test_the_float32_logits_are_within_their_bound_of_the_float64_ones(hidden, magnitude):
+    rescorer, features = synthetic(0, 5000, hidden, magnitude)
+    exact = -np.log(1.0 / rescorer.factored_probabilities(features) - 1.0) - rescorer.output_bias
+    layer, screen = rescorer._layers(features.layout)
+    estimate, bound = screen.logits(features)
+    # The bound is twice the worst case; the error is well inside half of it.
+    assert np.all(np.abs(estimate - exact) <= bound / 2)
+    assert np.abs(estimate - exact).max() > 0  # float32 did round: the check is not vacuous
+
+
+@pytest.mark.parametrize(("hidden", "magnitude"), [(8, 1.0), (64, 1e3)])
+def test_screened_probabilities_are_the_exact_ones_where_a_candidate_could_be_accepted(hidden, magnitude):
+    rescorer, features = synthetic(1, 5000, hidden, magnitude)
+    exact = rescorer.factored_probabilities(features)
+    screened = rescorer.screened_probabilities(features)
+    np.testing.assert_array_equal(screened > 0.5, exact > 0.5)
+    assert 1000 < (exact > 0.5).sum() < 4000
+    accepted = exact > 0.5
+    np.testing.assert_allclose(screened[accepted], exact[accepted], rtol=0, atol=1e-12)
+    # The others are float32 estimates, close to the exact values, all below 0.5.
+    np.testing.assert_allclose(screened, exact, rtol=0, atol=1e-4)
+
+
+def test_a_logistic_regression_is_not_screened():
+    rescorer, features = synthetic(2, 300, 8, 1.0)
+    n = features.width
+    regression = dataclasses.replace(rescorer, output=tuple(np.linspace(-1, 1, n)), hidden=(), hidden_bias=())
+    assert regression._layers(features.layout)[1] is None
+    np.testing.assert_array_equal(regression.screened_probabilities(features),
+                                  regression.factored_probabilities(features))
