@@ -44,6 +44,7 @@ cv: prepare
 
 benchmark: install
 	$(BIN)/python benchmarks/bench_inference.py
+	$(BIN)/python benchmarks/bench_decision.py
 	$(BIN)/python benchmarks/bench_flops.py
 	$(BIN)/python benchmarks/bench_prepare.py
 	$(BIN)/python benchmarks/bench_memory.py

@@ -85,6 +85,9 @@ def machine() -> dict:
         pass
     return {
         "cpu": cpu,
+        # The widest vector instructions torch uses here ("AVX512", "AVX2", ...): machines of one
+        # CPU name can differ in them, and the model's and numpy's speeds with them.
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
@@ -99,7 +102,7 @@ def machine() -> dict:
 
 def machine_line(info: dict) -> str:
     env = "".join(f", {k}={v}" for k, v in info["environment"].items())
-    return (f"{info['cpu']}, {info['cpu_count']} cores, torch {info['torch']} with {info['torch_threads']} threads{env}, "
+    return (f"{info['cpu']} ({info.get('cpu_capability', '?')}), {info['cpu_count']} cores, torch {info['torch']} with {info['torch_threads']} threads{env}, "
             f"transformers {info['transformers']}, load average {info['load_average_1_5_15min'][0]:.1f}")
 
 

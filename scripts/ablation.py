@@ -72,6 +72,8 @@ OPTIONS = [
     Option("no_decoding", ("experiment=no_decoding",), "default's tagger decoded by plain argmax", "default"),
     Option("crf", ("model.head=crf",), "default with a linear-chain CRF head over the tagger's emissions (its "
            "marginals feed the decision)"),
+    Option("no_attention_dropout", ("model.attention_probs_dropout_prob=0.0",), "default without dropout on the "
+           "attention probabilities (a fifth of a CPU training step draws its random masks)"),
     Option("mlm", ("experiment=mlm",), "default with its encoder first pretrained as a masked language model on "
            "the training split's windows (10 epochs, training/pretrain.py)"),
     Option("no_lexicon", ("experiment=no_lexicon",), "default without lexicon input features (decision fitted)"),

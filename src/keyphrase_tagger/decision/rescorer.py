@@ -10,7 +10,8 @@ tagger was over its occurrences. So this decision:
    matches; the feature groups in use are saved with the model);
 2. gives each distinct candidate string a probability from a one-hidden-layer network (or a
    logistic regression, ``hidden`` empty), whose output bias already holds the decision threshold
-   chosen on validation (accepted iff > 0.5);
+   chosen on validation (accepted iff > 0.5); the decision computes it in float32 first and in
+   float64 only where a candidate could be accepted (``screening.py``);
 3. returns the accepted strings' occurrences (:func:`~keyphrase_tagger.decision.decoder.accepted_decided`,
    read off the candidates' occurrences by :func:`~keyphrase_tagger.decision.decoder.occurrences_decided`):
    with ``nested`` (the default config) every occurrence of each, phrases inside others included;

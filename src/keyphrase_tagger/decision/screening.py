@@ -2,13 +2,13 @@
 
 Of a text's candidates only a few are accepted (7 % of the embedded corpus's, under the default
 rescorer), and only the accepted ones' probabilities leave the decision. So the hidden layer runs
-over all of them in float32 (its product, and above all its ``tanh``, several times faster than in
-float64), and again in float64, exactly as :meth:`Rescorer.factored_probabilities
+over all of them in float32 (above all its ``tanh``, several times faster than in float64), and
+again in float64, exactly as :meth:`Rescorer.factored_probabilities
 <keyphrase_tagger.decision.rescorer.Rescorer.factored_probabilities>`, only for the candidates whose
 float32 logit is within :meth:`Screen.logits`' error bound of acceptance or above it. The accepted
 candidates and their probabilities are then the float64 ones: the bound is the standard one on the
-rounding of sums of products (Higham, *Accuracy and Stability of Numerical Algorithms*, 3.1), over
-the features' largest magnitude in each row, doubled.
+rounding of sums of products (Higham, *Accuracy and Stability of Numerical Algorithms*, 3.1), from
+each feature column's largest magnitude in a block of candidates, doubled.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy as np
 from keyphrase_tagger.decision.features import BLOCK_ROWS, Features, FirstLayer
 
 _U32 = float(np.finfo(np.float32).eps) / 2  # the unit roundoff of float32
-# numpy's float32 tanh is within 4 units in the last place (at most 2**-24 below 1 in magnitude).
+# What the bound allows numpy's float32 tanh: 4 units in the last place (a unit is at most 2**-24
+# below 1 in magnitude); tests check the bound as a whole against float64.
 _TANH_ERROR = 4 * _U32
 
 
