@@ -102,8 +102,9 @@ def machine() -> dict:
 
 def machine_line(info: dict) -> str:
     env = "".join(f", {k}={v}" for k, v in info["environment"].items())
-    return (f"{info['cpu']} ({info.get('cpu_capability', '?')}), {info['cpu_count']} cores, torch {info['torch']} with {info['torch_threads']} threads{env}, "
-            f"transformers {info['transformers']}, load average {info['load_average_1_5_15min'][0]:.1f}")
+    return (f"{info['cpu']} ({info.get('cpu_capability', '?')}), {info['cpu_count']} cores, "
+            f"torch {info['torch']} with {info['torch_threads']} threads{env}, transformers {info['transformers']}, "
+            f"load average {info['load_average_1_5_15min'][0]:.1f}")
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -113,8 +113,8 @@ def _lexicon_columns(occ: Occurrences) -> list[np.ndarray]:
 def _tagger_columns(occ: Occurrences) -> list[np.ndarray]:
     probs, s, e, n = occ.inputs.probs, occ.s, occ.e, occ.n
     end_ok = np.where(e < n, 1.0 - probs[np.minimum(e, n - 1), I], 1.0)
-    return [occ.tagger_score_max, occ.mean(occ.tagger_score), occ.mean(probs[s, B].astype(np.float64)), occ.mean(end_ok),
-            occ.contains(occ.inputs.decoded), occ.contains(occ.inputs.permissive)]
+    return [occ.tagger_score_max, occ.mean(occ.tagger_score), occ.mean(probs[s, B].astype(np.float64)),
+            occ.mean(end_ok), occ.contains(occ.inputs.decoded), occ.contains(occ.inputs.permissive)]
 
 
 @feature_group("words", ("n_words", "log_aligned", "all_aligned", "first_log_occurs", "first_start_rate",

@@ -25,6 +25,7 @@ from keyphrase_tagger.decision.rescorer import (
     RescorerDecision,
     saved_groups,
     saved_word_limits,
+    sigmoid,
 )
 from keyphrase_tagger.decision.rescorer_fit import choose_threshold, training_matrix
 from keyphrase_tagger.errors import CheckpointError, ConfigError
@@ -77,7 +78,7 @@ class GbdtRescorer(Rescorer):
         """Each candidate's probability: all candidates of a text in one call, on one thread (a
         text's few hundred rows are not worth waking more on a busy machine)."""
         raw = self._booster.predict(x, raw_score=True, num_threads=1)
-        return 1.0 / (1.0 + np.exp(-(raw + self.output_bias)))
+        return sigmoid(raw + self.output_bias)
 
     def factored_probabilities(self, features: Features) -> np.ndarray:
         """:meth:`probabilities` of the full matrix (trees read columns, not products), written

@@ -68,6 +68,11 @@ def saved_word_limits(cfg: Mapping) -> tuple[int, int]:
     return limits
 
 
+def sigmoid(logit: np.ndarray) -> np.ndarray:
+    """The logistic function: a logit's probability."""
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
 @dataclass(frozen=True)
 class Rescorer:
     """The fitted classifier, as the checkpoint stores it (under ``decision``, kind ``rescorer``).
@@ -133,7 +138,7 @@ class Rescorer:
         h = (x - mean) / scale
         if self.hidden:
             h = np.tanh(h @ hidden.T + hidden_bias)
-        return 1.0 / (1.0 + np.exp(-(h @ output + self.output_bias)))
+        return sigmoid(h @ output + self.output_bias)
 
     @functools.cached_property
     def _first_layers(self) -> dict[Layout, tuple[FirstLayer, Screen | None]]:
@@ -164,7 +169,7 @@ class Rescorer:
 
     def factored_probabilities(self, features: Features) -> np.ndarray:
         """:meth:`probabilities` of ``features.matrix()``, without writing the matrix (``features.py``)."""
-        return _sigmoid(self._logits(self._layers(features.layout)[0], features) + self.output_bias)
+        return sigmoid(self._logits(self._layers(features.layout)[0], features) + self.output_bias)
 
     def screened_probabilities(self, features: Features) -> np.ndarray:
         """:meth:`factored_probabilities` for every candidate it could accept (``screening.py``); the
@@ -176,7 +181,7 @@ class Rescorer:
         logit += self.output_bias
         near = np.flatnonzero(logit > -bound)
         logit[near] = self._logits(layer, features.take(near)) + self.output_bias
-        return _sigmoid(logit)
+        return sigmoid(logit)
 
     def with_threshold(self, threshold: float) -> "Rescorer":
         """The same model with acceptance at ``threshold`` moved to 0.5."""
@@ -209,10 +214,6 @@ class Rescorer:
         accepted = p[occurrences.k] > 0.5
         return occurrences_decided(len(text), occurrences.s[accepted], occurrences.e[accepted],
                                    p[occurrences.k[accepted]], self.nested)
-
-
-def _sigmoid(logit: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logit))
 
 
 class RescorerDecision(Decision):

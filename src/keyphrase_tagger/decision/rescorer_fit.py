@@ -14,7 +14,7 @@ from keyphrase_tagger.data.cleaning import CleaningConfig
 from keyphrase_tagger.decision.candidates import GROUPS
 from keyphrase_tagger.decision.decoder import accepted_decided, decode_phrases
 from keyphrase_tagger.decision.phrase_scores import phrase_scores
-from keyphrase_tagger.decision.rescorer import Rescorer
+from keyphrase_tagger.decision.rescorer import Rescorer, sigmoid
 from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.logging_setup import progress
@@ -31,7 +31,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int 
     penalty = l2 * np.eye(x.shape[1])
     penalty[0, 0] = 0.0  # the intercept is not shrunk
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        p = sigmoid(x @ w)
         hessian = (x * (p * (1.0 - p))[:, None]).T @ x + penalty
         step = np.linalg.solve(hessian, x.T @ (p - y) + penalty @ w)
         w -= step
