@@ -7,10 +7,14 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from keyphrase_tagger.decision.candidates import GROUPS
 from keyphrase_tagger.decision.features import Features, OneHot
 from keyphrase_tagger.decision.rescorer import Rescorer
+from keyphrase_tagger.decision.screening import column_magnitudes
 
 
 def synthetic(seed: int, rows: int, hidden: int, magnitude: float) -> tuple[Rescorer, Features]:
@@ -60,3 +64,9 @@ def test_a_logistic_regression_is_not_screened():
     assert regression._layers(features.layout)[1] is None
     np.testing.assert_array_equal(regression.screened_probabilities(features),
                                   regression.factored_probabilities(features))
+
+
+@given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=70),
+                  elements=st.floats(-1e6, 1e6)))
+def test_column_magnitudes_are_the_largest_magnitude_in_each_column(x):
+    np.testing.assert_array_equal(column_magnitudes(x), np.abs(x).max(axis=0))

@@ -24,7 +24,9 @@ from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS
 from keyphrase_tagger.data.characters import code_points
 from keyphrase_tagger.decision.occurrences import range_reduce
 from keyphrase_tagger.decision.spans import strip_mask
-from keyphrase_tagger.decision.substrings import SubstringKeys, char_ranks, pair_ranks
+from keyphrase_tagger.decision import substrings
+from keyphrase_tagger.decision.substrings import (CandidateStrings, SubstringKeys, char_ranks, first_of_each,
+                                                   length_bands, pair_ranks)
 from keyphrase_tagger.lexicon.leave_one_out import leave_one_out_lexicons
 from keyphrase_tagger.lexicon.lexicon import build_lexicon
 from keyphrase_tagger.lexicon.segmentation import segment
@@ -206,3 +208,52 @@ def test_range_reduce_is_the_reduction_over_each_range(values, data):
 def test_strip_mask_flags_the_strip_characters(text, strip_chars):
     expected = [ch in strip_chars for ch in text]
     np.testing.assert_array_equal(strip_mask(code_points(text), strip_chars), np.array(expected, dtype=bool))
+
+
+@given(st.lists(st.integers(0, 30), max_size=80))
+def test_first_of_each_is_uniques_first_index(values):
+    # A bound that fits folds the positions into one sort; one that does not takes np.unique.
+    keys = np.array(values, dtype=np.int64)
+    expected_keys, expected_first = np.unique(keys, return_index=True)
+    for top in (31, substrings.KEY_LIMIT):
+        got_keys, got_first = first_of_each(keys, top)
+        np.testing.assert_array_equal(got_keys, expected_keys)
+        np.testing.assert_array_equal(got_first, expected_first)
+
+
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=60), st.integers(1, 12))
+def test_length_bands_cover_every_length_each_at_most_per_band_wide(lengths, per_band):
+    bands = length_bands(np.array(lengths), per_band)
+    assert all(hi - lo < per_band for lo, hi in bands)
+    assert all(a[1] < b[0] for a, b in zip(bands, bands[1:]))
+    assert all(sum(lo <= n <= hi for lo, hi in bands) == 1 for n in lengths)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="ab数字", min_size=1, max_size=30), st.data())
+def test_candidate_strings_are_the_same_in_one_band_or_in_many(text, data):
+    # Texts of millions of characters split the candidates' lengths into bands (their keys would
+    # not fit in 64 bits); a small KEY_LIMIT makes a band per length of these short ones.
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, len(text) - 1), st.integers(1, len(text))), min_size=1))
+    starts = np.array([min(a, len(text) - b) for a, b in pairs], dtype=np.int64)
+    ends = starts + np.array([b for _, b in pairs], dtype=np.int64)
+    keys = SubstringKeys(code_points(text))
+    queries = (np.arange(len(text)), np.minimum(np.arange(len(text)) + 2, len(text)))
+    one = CandidateStrings(text, keys, starts, ends)
+    assert len(one._bands) == 1
+    assert len(set(one.strings)) == len(one.strings) and one.lengths.tolist() == sorted(one.lengths.tolist())
+    assert set(one.strings) == {text[a:b] for a, b in zip(starts.tolist(), ends.tolist())}
+    limit = substrings.KEY_LIMIT
+    try:
+        substrings.KEY_LIMIT = keys.top  # one length per band
+        many = CandidateStrings(text, keys, starts, ends)
+    finally:
+        substrings.KEY_LIMIT = limit
+    assert len(many._bands) == len(np.unique(ends - starts))
+    assert many.strings == one.strings
+    np.testing.assert_array_equal(many.numbers(*queries), one.numbers(*queries))
+    for a, b in zip(many.occurrences(), one.occurrences()):
+        np.testing.assert_array_equal(a, b)
+    found = one.numbers(*queries)
+    for n, (a, b) in zip(found.tolist(), zip(*(q.tolist() for q in queries))):
+        assert (n >= 0) == (text[a:b] in one.strings) and (n < 0 or one.strings[n] == text[a:b])

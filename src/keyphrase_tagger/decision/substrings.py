@@ -7,7 +7,9 @@ the feature columns together; instead, equal substrings get equal integer keys b
 share a number, and a string of length ``L`` (``2**a <= L < 2**(a+1)``) is identified exactly by the
 pair of ranks of its first and last ``2**a`` characters (they overlap and cover it). Finding every
 occurrence of the candidates of length ``L`` is then one key per text position and a sorted
-lookup: array work, no automaton, no hashing (so no collisions to rule out).
+lookup: array work, no automaton, no hashing (so no collisions to rule out). With the length
+folded into the key (:meth:`SubstringKeys.band_keys`), the candidates of every length are numbered
+by one sort, and any span is looked up by one search.
 """
 
 from __future__ import annotations
@@ -48,6 +50,43 @@ def pair_ranks(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
     return ranks
 
 
+# Keys are int64: a band of lengths (CandidateStrings) spans at most this // (n + 1)**2 lengths.
+KEY_LIMIT = int(np.iinfo(np.int64).max)
+
+
+def first_of_each(keys: np.ndarray, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True)`` for non-negative ``keys`` below ``top``: the distinct
+    keys, sorted, and where each first occurs. Each key is sorted with its position folded in (key *
+    len + position: distinct values, so numpy's vectorised sort, no stable one), where that fits in
+    64 bits."""
+    m = len(keys)
+    if m == 0 or top > KEY_LIMIT // m:
+        return np.unique(keys, return_index=True)
+    folded = np.sort(keys * m + np.arange(m))
+    sorted_keys = folded // m
+    new = np.empty(m, dtype=bool)
+    new[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new[1:])
+    return sorted_keys[new], folded[new] - sorted_keys[new] * m
+
+
+def length_bands(lengths: np.ndarray, per_band: int) -> list[tuple[int, int]]:
+    """``(least, greatest)`` of consecutive ranges of ``lengths``' values, each at most ``per_band``
+    lengths wide, covering them all: one range unless the text is millions of characters long."""
+    if not len(lengths):
+        return []
+    least, greatest = int(lengths.min()), int(lengths.max())
+    if greatest - least < per_band:
+        return [(least, greatest)]
+    bands: list[tuple[int, int]] = []
+    for length in np.unique(lengths).tolist():
+        if bands and length - bands[-1][0] < per_band:
+            bands[-1] = (bands[-1][0], length)
+        else:
+            bands.append((length, length))
+    return bands
+
+
 class SubstringKeys:
     """Integer keys of the substrings of one text: for a given length, equal keys iff equal strings."""
 
@@ -67,6 +106,22 @@ class SubstringKeys:
         a = length.bit_length() - 1
         rank = self._level(a)
         return rank[starts] * (self.n + 1) + rank[starts + (length - (1 << a))]
+
+    @property
+    def top(self) -> int:
+        """A bound on every key: all are below it."""
+        return (self.n + 1) ** 2
+
+    def band_keys(self, starts: np.ndarray, lengths: np.ndarray, least: int) -> np.ndarray:
+        """Keys of ``text[s:s + length]`` that tell lengths apart too: ``(length - least) * top +
+        key``, ordered by length, then key (``lengths`` at least ``least``, the text's strings)."""
+        out = np.empty(len(starts), dtype=np.int64)
+        level = np.frexp(lengths)[1] - 1  # floor(log2(length)): the level whose ranks make the key
+        for a in range(int(level.min(initial=0)), int(level.max(initial=-1)) + 1):
+            at = np.flatnonzero(level == a)
+            s, length, rank = starts[at], lengths[at], self._level(a)
+            out[at] = (length - least) * self.top + rank[s] * (self.n + 1) + rank[s + length - (1 << a)]
+        return out
 
     def find(self, length: int, sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every start of a string of ``length`` whose key is in ``sorted_keys``, and that key's index."""
@@ -88,18 +143,22 @@ class CandidateStrings:
 
     def __init__(self, text: str, keys: SubstringKeys, starts: np.ndarray, ends: np.ndarray) -> None:
         self.text, self.keys = text, keys
-        self._by_length: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # length -> sorted keys, candidate numbers
-        firsts, lengths = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-        span_lengths, count = ends - starts, 0
-        for length in np.unique(span_lengths).tolist():
-            at = starts[span_lengths == length]
-            unique_keys, first = np.unique(keys.keys(length, at), return_index=True)
-            self._by_length[length] = (unique_keys, np.arange(count, count + len(unique_keys)))
-            count += len(unique_keys)
-            firsts.append(at[first])
-            lengths.append(np.full(len(first), length, dtype=np.int64))
+        lengths = ends - starts
+        # Per band of lengths (one but for texts of millions of characters): its least and greatest
+        # length, the sorted keys of its candidates (SubstringKeys.band_keys) and the number of its first.
+        self._bands: list[tuple[int, int, np.ndarray, int]] = []
+        firsts, count = [np.zeros(0, dtype=np.int64)], 0
+        bands = length_bands(lengths, KEY_LIMIT // keys.top)
+        for least, greatest in bands:
+            at = np.arange(len(starts)) if len(bands) == 1 else np.flatnonzero((lengths >= least) & (lengths <= greatest))
+            sorted_keys, first = first_of_each(keys.band_keys(starts[at], lengths[at], least),
+                                               (greatest - least + 1) * keys.top)
+            self._bands.append((least, greatest, sorted_keys, count))
+            count += len(sorted_keys)
+            firsts.append(starts[at[first]])
         self.starts = np.concatenate(firsts)  # per candidate, where it first occurs among the spans
-        self.lengths = np.concatenate(lengths)
+        self.lengths = np.concatenate([np.zeros(0, dtype=np.int64)] +
+                                      [least + band // keys.top for least, _, band, _ in self._bands])
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -118,28 +177,28 @@ class CandidateStrings:
         """The candidate number of each span ``text[s:e]``; -1 where it is not a candidate."""
         out = np.full(len(starts), -1, dtype=np.int64)
         lengths = ends - starts
-        for length in np.unique(lengths).tolist():
-            where = np.flatnonzero(lengths == length)
-            out[where] = self._lookup(length, self.keys.keys(length, starts[where]))
+        for least, greatest, sorted_keys, first_number in self._bands:
+            where = np.flatnonzero((lengths >= least) & (lengths <= greatest))
+            keys = self.keys.band_keys(starts[where], lengths[where], least)
+            at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+            out[where] = np.where(sorted_keys[at] == keys, first_number + at, -1)
         return out
-
-    def _lookup(self, length: int, keys: np.ndarray) -> np.ndarray:
-        if length not in self._by_length:
-            return np.full(len(keys), -1, dtype=np.int64)
-        sorted_keys, numbers = self._by_length[length]
-        at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-        return np.where(sorted_keys[at] == keys, numbers[at], -1)
 
     def occurrences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (overlapping) occurrence ``(k, s, e)`` of every candidate: candidate ``k[j]`` is
         ``text[s[j]:e[j]]``; ordered by end, then start, as an overlapping Aho-Corasick scan reports
         them (the per-candidate means sum in this order: the same floats as before)."""
         ks, ss, es = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-        for length, (sorted_keys, numbers) in self._by_length.items():
-            s, at = self.keys.find(length, sorted_keys)
-            ks.append(numbers[at])
-            ss.append(s)
-            es.append(s + length)
+        top = self.keys.top
+        for least, _, band, first_number in self._bands:
+            offsets = band // top  # length - least, ascending: one slice of the band per length
+            bounds = np.flatnonzero(np.diff(offsets, prepend=-1, append=offsets[-1] + 1)).tolist()
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                length = least + int(offsets[lo])
+                s, at = self.keys.find(length, band[lo:hi] - int(offsets[lo]) * top)
+                ks.append(first_number + lo + at)
+                ss.append(s)
+                es.append(s + length)
         k, s, e = np.concatenate(ks), np.concatenate(ss), np.concatenate(es)
         order = np.lexsort((s, e))
         return k[order], s[order], e[order]
