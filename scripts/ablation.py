@@ -76,6 +76,8 @@ OPTIONS = [
            "attention probabilities (a fifth of a CPU training step draws its random masks)"),
     Option("mlm", ("experiment=mlm",), "default with its encoder first pretrained as a masked language model on "
            "the training split's windows (10 epochs, training/pretrain.py)"),
+    Option("mlm_transductive", ("experiment=mlm_transductive",), "mlm pretrained also on the unlabelled text of "
+           "the fold's validation and test documents (transductive: pretrain.texts=all)"),
     Option("no_lexicon", ("experiment=no_lexicon",), "default without lexicon input features (decision fitted)"),
     Option("plain", ("experiment=plain",), "bare tagger: no lexicon features, plain argmax", "no_lexicon"),
 ]

@@ -11,6 +11,7 @@ from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.tagger.build import build_model_and_tokenizer
 from keyphrase_tagger.tagger.encoding import CharEncoder
 from keyphrase_tagger.tagger.inputs import documents_dataset, windows_dataset
+from keyphrase_tagger.training.inputs import build_windows, load_inputs, mlm_windows
 from keyphrase_tagger.training.pretrain import pretrain_encoder
 
 TRAINER = {"use_cpu": True, "per_device_train_batch_size": 4, "disable_tqdm": True, "learning_rate": 5.0}  # a key it leaves
@@ -49,8 +50,23 @@ def test_no_epochs_is_no_pretraining():
     assert all(torch.equal(w, weights(model)[n]) for n, w in before.items())
 
 
+def test_transductive_pretraining_adds_the_other_documents_text_and_no_labels(tiny_corpus, tmp_path):
+    cfg = compose("train", [f"data.corpus_path={tiny_corpus}", f"data.processed_dir={tmp_path}",
+                            "data.window.max_chars=62", "data.window.stride=16"])
+    inputs = load_inputs(cfg)
+    _, tokenizer = build_model_and_tokenizer(small_model()[0].model, [d.document.text for d in inputs.train_docs], 62)
+    train_ds, _ = build_windows(inputs, tokenizer)
+    assert cfg.pretrain.texts == "train" and mlm_windows(inputs, tokenizer, train_ds, "train") is train_ds
+    mixed = mlm_windows(inputs, tokenizer, train_ds, "all")
+    others = [d.document.text for name in ("validation", "test") for d in inputs.prepared.split(name)]
+    expected = windows_dataset(documents_dataset(others), CharEncoder(tokenizer), 62, 16)
+    assert len(others) == 2 and len(expected) > 0  # the tiny corpus: one validation, one test document
+    assert mixed.column_names == ["input_ids"] and len(mixed) == len(train_ds) + len(expected)
+    assert mixed["input_ids"][len(train_ds):] == expected["input_ids"]
+
+
 @pytest.mark.parametrize("override", ["pretrain.mlm_epochs=-1", "pretrain.mlm_probability=1.5",
-                                      "pretrain.learning_rate=0"])
+                                      "pretrain.learning_rate=0", "pretrain.texts=test"])
 def test_bad_pretraining_settings_are_refused_with_their_key(override):
     with pytest.raises(ConfigError, match=override.split("=")[0]):
         validate_train_config(compose("train", [override]))

@@ -24,6 +24,7 @@ from keyphrase_tagger.decision.candidates import GROUPS
 from keyphrase_tagger.decision.fit import DECISION_KINDS, RESCORE_MODELS
 from keyphrase_tagger.inference.precision import PRECISIONS
 from keyphrase_tagger.training.arguments import TRAINER_BOUNDS
+from keyphrase_tagger.training.pretrain import PRETRAIN_TEXTS
 
 Device = str | int  # "auto", "cpu", "cuda:1", or a CUDA index; judged by extractor.resolve_device
 
@@ -149,6 +150,7 @@ class PretrainSchema:
     mlm_probability: float = bounded(gt=0, lt=1)
     learning_rate: float = bounded(gt=0)
     warmup_steps: float = bounded(ge=0)  # < 1: a fraction of the pretraining steps
+    texts: Literal[PRETRAIN_TEXTS]
 
 
 @dataclass

@@ -86,3 +86,18 @@ def build_windows(inputs: TrainingInputs, tokenizer):
     log.info("%d training windows from %d documents, %d validation windows from %d documents",
              len(train_ds), len(train_docs), len(val_ds), len(val_docs))
     return train_ds, val_ds
+
+
+def mlm_windows(inputs: TrainingInputs, tokenizer, train_ds, texts: str):
+    """The windows masked-language-model pretraining reads (``pretrain.texts``): ``train_ds``'s,
+    and with ``all`` also those of the validation and test documents' texts, their lists unread
+    (``input_ids`` only)."""
+    if texts == "train":
+        return train_ds
+    import datasets
+
+    others = [d.document.text for name in ("validation", "test") for d in inputs.prepared.split(name)]
+    windows = windows_dataset(documents_dataset(others), CharEncoder(tokenizer), inputs.max_chars, inputs.stride)
+    log.info("masked-language-model pretraining also reads %d windows of %d unlabelled validation and test "
+             "documents (pretrain.texts=all: transductive)", len(windows), len(others))
+    return datasets.concatenate_datasets([train_ds.select_columns(["input_ids"]), windows.select_columns(["input_ids"])])

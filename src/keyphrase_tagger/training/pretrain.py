@@ -4,8 +4,10 @@ before fine-tuning (``pretrain`` in ``configs/train.yaml``; ``pretrain.mlm_epoch
 The encoder is copied into ``AutoModelForMaskedLM`` built from the tagger's own config, trained
 there by the ``Trainer`` with ``DataCollatorForLanguageModeling`` (BERT's masking: 80 % ``[MASK]``,
 10 % a random character, 10 % kept), and copied back; the token classifier's head is left as it
-was built. Only the training split's texts are read, so a test or validation document never
-reaches the model before it is scored.
+was built. With ``pretrain.texts: train`` only the training split's texts are read, so a test or
+validation document never reaches the model before it is scored; ``all`` adds the unlabelled text
+of the validation and test documents (transductive: scores on those splits are then those of a
+model that has read their text, never their lists).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
+# pretrain.texts: the training split's windows only, or those of every document of the corpus.
+PRETRAIN_TEXTS = ("train", "all")
+
 # What the pretraining takes from the run's ``trainer`` config, so that it runs where and as the
 # fine-tuning does (device, precision, batches, processes); its schedule and length are its own.
 SHARED_TRAINER_KEYS = ("use_cpu", "bf16", "fp16", "per_device_train_batch_size", "gradient_accumulation_steps",
@@ -24,7 +29,7 @@ SHARED_TRAINER_KEYS = ("use_cpu", "bf16", "fp16", "per_device_train_batch_size",
 
 def pretrain_encoder(model, tokenizer, train_ds, pretrain_cfg: Mapping, trainer_cfg: Mapping, seed: int) -> dict:
     """Train ``model``'s encoder (its ``base_model``) as a masked language model on the
-    ``input_ids`` of ``train_ds`` (a windows dataset) for ``pretrain_cfg.mlm_epochs`` epochs at
+    ``input_ids`` of ``train_ds`` (a windows dataset; :func:`~keyphrase_tagger.training.inputs.mlm_windows`) for ``pretrain_cfg.mlm_epochs`` epochs at
     ``pretrain_cfg.learning_rate`` (warmed up over ``pretrain_cfg.warmup_steps``), masking
     ``pretrain_cfg.mlm_probability`` of the characters, with :data:`SHARED_TRAINER_KEYS` of
     ``trainer_cfg``; ``{}`` where ``mlm_epochs`` is 0, else the Trainer's training metrics,

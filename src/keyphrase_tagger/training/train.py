@@ -27,7 +27,7 @@ from keyphrase_tagger.training.arguments import (
     training_arguments,
 )
 from keyphrase_tagger.training.fit_decision import decide
-from keyphrase_tagger.training.inputs import TrainingInputs, build_windows, load_inputs
+from keyphrase_tagger.training.inputs import TrainingInputs, build_windows, load_inputs, mlm_windows
 from keyphrase_tagger.training.model_card import model_card, write_model_card
 from keyphrase_tagger.training.pretrain import pretrain_encoder
 from keyphrase_tagger.training.run_info import run_info
@@ -207,8 +207,10 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     model, tokenizer, crf, train_ds, val_ds = build_model_and_windows(cfg, inputs, tagger_from)
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     pretrained = {}
-    if tagger_from is None and not resume:  # a resumed run's weights come from its checkpoint
-        pretrained = pretrain_encoder(model, tokenizer, train_ds, cfg.pretrain, trainer_cfg, seed)
+    # A resumed run's weights come from its checkpoint.
+    if tagger_from is None and not resume and cfg.pretrain.mlm_epochs > 0:
+        mlm_ds = mlm_windows(inputs, tokenizer, train_ds, cfg.pretrain.texts)
+        pretrained = pretrain_encoder(model, tokenizer, mlm_ds, cfg.pretrain, trainer_cfg, seed)
     trainer = build_trainer(trainer_cfg, inputs, model, tokenizer, train_ds, val_ds, run_dir, seed, callbacks, crf)
     metrics, decision = fit(cfg, trainer, inputs, train_ds, val_ds, resume, tagger_from)
     metrics.update(pretrained)
