@@ -103,9 +103,13 @@ class SubstringKeys:
 
     def keys(self, length: int, starts: np.ndarray) -> np.ndarray:
         """Keys of ``text[s:s + length]`` for ``starts``."""
-        a = length.bit_length() - 1
+        return self._pair_keys(length.bit_length() - 1, starts, length)
+
+    def _pair_keys(self, a: int, starts: np.ndarray, lengths: np.ndarray | int) -> np.ndarray:
+        """Keys of ``text[s:s + length]``, lengths in ``2**a .. 2**(a+1) - 1``: the ranks of their
+        first and last ``2**a`` characters."""
         rank = self._level(a)
-        return rank[starts] * (self.n + 1) + rank[starts + (length - (1 << a))]
+        return rank[starts] * (self.n + 1) + rank[starts + lengths - (1 << a)]
 
     @property
     def top(self) -> int:
@@ -119,8 +123,7 @@ class SubstringKeys:
         level = np.frexp(lengths)[1] - 1  # floor(log2(length)): the level whose ranks make the key
         for a in range(int(level.min(initial=0)), int(level.max(initial=-1)) + 1):
             at = np.flatnonzero(level == a)
-            s, length, rank = starts[at], lengths[at], self._level(a)
-            out[at] = (length - least) * self.top + rank[s] * (self.n + 1) + rank[s + length - (1 << a)]
+            out[at] = (lengths[at] - least) * self.top + self._pair_keys(a, starts[at], lengths[at])
         return out
 
     def find(self, length: int, sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,9 +151,8 @@ class CandidateStrings:
         # length, the sorted keys of its candidates (SubstringKeys.band_keys) and the number of its first.
         self._bands: list[tuple[int, int, np.ndarray, int]] = []
         firsts, count = [np.zeros(0, dtype=np.int64)], 0
-        bands = length_bands(lengths, KEY_LIMIT // keys.top)
-        for least, greatest in bands:
-            at = np.arange(len(starts)) if len(bands) == 1 else np.flatnonzero((lengths >= least) & (lengths <= greatest))
+        for least, greatest in length_bands(lengths, KEY_LIMIT // keys.top):
+            at = np.flatnonzero((lengths >= least) & (lengths <= greatest))
             sorted_keys, first = first_of_each(keys.band_keys(starts[at], lengths[at], least),
                                                (greatest - least + 1) * keys.top)
             self._bands.append((least, greatest, sorted_keys, count))

@@ -29,7 +29,8 @@ SHARED_TRAINER_KEYS = ("use_cpu", "bf16", "fp16", "per_device_train_batch_size",
 
 def pretrain_encoder(model, tokenizer, train_ds, pretrain_cfg: Mapping, trainer_cfg: Mapping, seed: int) -> dict:
     """Train ``model``'s encoder (its ``base_model``) as a masked language model on the
-    ``input_ids`` of ``train_ds`` (a windows dataset; :func:`~keyphrase_tagger.training.inputs.mlm_windows`) for ``pretrain_cfg.mlm_epochs`` epochs at
+    ``input_ids`` of ``train_ds`` (a windows dataset:
+    :func:`~keyphrase_tagger.training.inputs.mlm_windows`) for ``pretrain_cfg.mlm_epochs`` epochs at
     ``pretrain_cfg.learning_rate`` (warmed up over ``pretrain_cfg.warmup_steps``), masking
     ``pretrain_cfg.mlm_probability`` of the characters, with :data:`SHARED_TRAINER_KEYS` of
     ``trainer_cfg``; ``{}`` where ``mlm_epochs`` is 0, else the Trainer's training metrics,
