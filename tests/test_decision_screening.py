@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 from keyphrase_tagger.decision.candidates import GROUPS
 from keyphrase_tagger.decision.features import Features, OneHot
 from keyphrase_tagger.decision.rescorer import Rescorer
-from keyphrase_tagger.decision.screening import column_magnitudes
+from keyphrase_tagger.decision.screening import SIGMOID_ELEMENTS, SIGMOID_ERROR, column_magnitudes, sigmoid_in_place
 
 
 def synthetic(seed: int, rows: int, hidden: int, magnitude: float) -> tuple[Rescorer, Features]:
@@ -70,3 +70,22 @@ def test_a_logistic_regression_is_not_screened():
                   elements=st.floats(-1e6, 1e6)))
 def test_column_magnitudes_are_the_largest_magnitude_in_each_column(x):
     np.testing.assert_array_equal(column_magnitudes(x), np.abs(x).max(axis=0))
+
+
+def test_the_float32_sigmoid_is_within_the_error_the_bound_allows_it():
+    # Every float32 of [-4, 4) whose last 5 mantissa bits are 0 (2**19 values per binade) and a
+    # wide random sample: where the sigmoid's exp and its rounding matter most.
+    dense = np.arange(-(2**22), 2**22, 2**5, dtype=np.int64) * np.float64(2.0**-20)
+    wide = np.random.default_rng(0).uniform(-100, 100, size=2**20)
+    for values in (dense, wide):
+        z = values.astype(np.float32).reshape(-1, 64)
+        exact = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
+        error = np.abs(sigmoid_in_place(z.copy()).astype(np.float64) - exact)
+        assert error.max() <= SIGMOID_ERROR
+        assert error.max() > 0
+
+
+def test_the_sigmoid_is_the_same_in_parts_of_any_size():
+    z = np.random.default_rng(1).normal(size=(3 * SIGMOID_ELEMENTS // 7 + 5, 7)).astype(np.float32)
+    whole = (1.0 / (1.0 + np.exp(-z.astype(np.float64)))).astype(np.float32)
+    np.testing.assert_allclose(sigmoid_in_place(z.copy()), whole, rtol=0, atol=SIGMOID_ERROR)

@@ -130,12 +130,13 @@ class FirstLayer:
             self.pairs[0] = (self.pairs[0][0] + bias, self.pairs[0][1])
             self.bias = None
 
-    def astype(self, dtype: type) -> "FirstLayer":
-        """The same layer with its weights rounded to ``dtype`` (it then computes in ``dtype``)."""
+    def astype(self, dtype: type, scale: float = 1.0) -> "FirstLayer":
+        """The same layer with its weights rounded to ``dtype`` (it then computes in ``dtype``),
+        times ``scale`` (a power of two, so the product is exact: the layer's output times ``scale``)."""
         layer = copy.copy(self)
-        layer.weights = self.weights.astype(dtype)
-        layer.bias = None if self.bias is None else self.bias.astype(dtype)
-        layer.pairs = [(rows.astype(dtype), width) for rows, width in self.pairs]
+        layer.weights = (self.weights * scale).astype(dtype)
+        layer.bias = None if self.bias is None else (self.bias * scale).astype(dtype)
+        layer.pairs = [((rows * scale).astype(dtype), width) for rows, width in self.pairs]
         return layer
 
     def __call__(self, features: Features) -> np.ndarray:
