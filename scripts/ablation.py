@@ -78,6 +78,8 @@ OPTIONS = [
            "the training split's windows (10 epochs, training/pretrain.py)"),
     Option("mlm_transductive", ("experiment=mlm_transductive",), "mlm pretrained also on the unlabelled text of "
            "the fold's validation and test documents (transductive: pretrain.texts=all)"),
+    Option("word_boundaries", ("experiment=word_boundaries",), "default with each character's place in its jieba "
+           "word (first, inner, last, alone) in the tagger's input, beside the lexicon features"),
     Option("no_lexicon", ("experiment=no_lexicon",), "default without lexicon input features (decision fitted)"),
     Option("plain", ("experiment=plain",), "bare tagger: no lexicon features, plain argmax", "no_lexicon"),
 ]

@@ -1,18 +1,30 @@
-"""lexicon_features.py: training-lexicon matches as token type ids, leave-one-out on training docs."""
+"""tagger/lexicon_inputs.py: training-lexicon matches as token type ids, leave-one-out on training
+docs, and optionally each character's place in its jieba word."""
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given
+import pytest
+from conftest import compose
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keyphrase_tagger.config.validate import validate_train_config
+from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.lexicon.leave_one_out import leave_one_out
 from keyphrase_tagger.lexicon.lexicon import build_lexicon
+from keyphrase_tagger.lexicon.segmentation import segment
 from keyphrase_tagger.records import Document
 from keyphrase_tagger.tagger.lexicon_inputs import (
+    N_WORD_PLACES,
+    WORD_ALONE,
+    WORD_FIRST,
+    WORD_INNER,
+    WORD_LAST,
     LexiconFeatureConfig,
     LexiconFeaturizer,
     training_type_ids,
+    word_places,
 )
 
 # Rates P(listed | occurs): 数字经济 2/2 = 1.0, 服务业 1/1 = 1.0, 发展 1/3 ≈ 0.33.
@@ -24,8 +36,8 @@ TRAIN = [
 EDGES = (0.1, 0.3, 0.6)
 
 
-def featurizer(recurrence: bool = True) -> LexiconFeaturizer:
-    return LexiconFeaturizer(build_lexicon(TRAIN), LexiconFeatureConfig(True, EDGES, recurrence))
+def featurizer(recurrence: bool = True, word_boundaries: bool = False) -> LexiconFeaturizer:
+    return LexiconFeaturizer(build_lexicon(TRAIN), LexiconFeatureConfig(True, EDGES, recurrence, word_boundaries))
 
 
 def type_of(bucket: int, recurs: bool, first: bool, recurrence: bool = True) -> int:
@@ -83,3 +95,33 @@ def test_training_documents_do_not_see_their_own_phrases():
     assert ids[0][6:9].tolist() == [0, 0, 0]
     # 数字经济 is also listed by t2, so t1 still sees it (rate 1/1 without t1: bucket 3).
     assert ids[0][0] == type_of(3, False, True)
+
+
+@settings(deadline=None)  # the first call loads jieba's dictionary
+@given(st.text(alphabet="数字经济推动服务业发展与规划和，。ab1 ", max_size=60))
+def test_word_places_mark_out_exactly_the_jieba_words(text):
+    places = word_places(text).tolist()
+    expected = []
+    for word in segment(text).strings:
+        expected += [WORD_ALONE] if len(word) == 1 else [WORD_FIRST, *[WORD_INNER] * (len(word) - 2), WORD_LAST]
+    assert places == expected
+
+
+@given(st.text(alphabet="数字经济推动服务业发展与规划和", max_size=40), st.booleans())
+def test_with_word_boundaries_each_type_is_its_lexicon_type_times_four_plus_the_place(text, recurrence):
+    plain, words = featurizer(recurrence), featurizer(recurrence, word_boundaries=True)
+    ids = words.type_ids(text)
+    np.testing.assert_array_equal(ids, plain.type_ids(text) * N_WORD_PLACES + word_places(text))
+    assert words.config.n_types == plain.config.n_types * N_WORD_PLACES
+    assert ids.min(initial=0) >= 0 and ids.max(initial=0) < words.config.n_types
+
+
+def test_word_boundaries_need_the_lexicon_features_and_are_off_in_older_checkpoints():
+    config = LexiconFeatureConfig(True, EDGES, True, word_boundaries=True)
+    assert LexiconFeatureConfig.from_dict(config.to_dict()) == config
+    saved_before = {"enabled": True, "rate_edges": list(EDGES), "recurrence": True}  # no word_boundaries key
+    assert LexiconFeatureConfig.from_dict(saved_before).word_boundaries is False
+    with pytest.raises(ConfigError, match="features.word_boundaries=true needs features.enabled=true"):
+        LexiconFeatureConfig.from_dict({"enabled": False, "word_boundaries": True})
+    with pytest.raises(ConfigError, match="features.word_boundaries"):
+        validate_train_config(compose("train", ["features=none", "features.word_boundaries=true"]))

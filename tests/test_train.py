@@ -317,6 +317,31 @@ def test_configs_resolve_to_the_documented_run_directory():
     assert cfg.output_dir.startswith("outputs/smoke/")
 
 
+def test_word_boundaries_reach_the_model_the_checkpoint_and_the_extractor(tiny_corpus, tmp_path):
+    from keyphrase_tagger import KeyphraseExtractor
+    from keyphrase_tagger.tagger.lexicon_inputs import N_WORD_PLACES, word_places
+    from keyphrase_tagger.training.inputs import build_windows, load_inputs
+    from keyphrase_tagger.training.train import train
+
+    assert compose("train", ["experiment=word_boundaries"]).features.word_boundaries
+    cfg = compose("train", ["experiment=smoke", "features.word_boundaries=true", f"data.corpus_path={tiny_corpus}",
+                            "data.max_documents=null", f"output_dir={tmp_path / 'run'}",
+                            f"data.processed_dir={tmp_path / 'processed'}"])
+    train(cfg)
+    extractor = KeyphraseExtractor.from_pretrained(tmp_path / "run" / "model", device="cpu")
+    features = extractor.featurizer.config
+    assert features.word_boundaries and extractor.model.config.type_vocab_size == features.n_types
+    # The validation windows the run trained beside carry the same type ids the extractor computes.
+    inputs = load_inputs(cfg)
+    _, val_ds = build_windows(inputs, extractor.tokenizer)
+    text = inputs.val_docs[0].document.text
+    ids = extractor.featurizer.type_ids(text)
+    np.testing.assert_array_equal(ids % N_WORD_PLACES, word_places(text))
+    window = val_ds[0]
+    assert window["token_type_ids"][1:-1] == ids[: len(window["token_type_ids"]) - 2].tolist()
+    assert extractor.predict_probs([text])[0].shape == (len(text), 3)
+
+
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (REPO / "configs" / "experiment").glob("*.yaml")))
 def test_every_experiment_composes_with_known_rescorer_features(experiment):
     from keyphrase_tagger.decision.candidates import feature_names

@@ -230,7 +230,7 @@ def _check_decisions(directory: Path, settings: CheckpointSettings, model: dict)
     path = directory / SETTINGS_FILE
     try:
         features = LexiconFeatureConfig.from_dict(settings.lexicon_features)
-    except (ValueError, TypeError, AttributeError, KeyError) as err:
+    except (ValueError, TypeError, AttributeError, KeyError, ConfigError) as err:
         raise CheckpointError(f"{path}: unreadable lexicon_features ({_one_line(err)})") from None
     if not isinstance(settings.decision, dict):
         raise CheckpointError(f"{path}: decision must be an object, not {type(settings.decision).__name__}")

@@ -70,6 +70,7 @@ class FeaturesSchema:
     enabled: bool
     rate_edges: list[float]
     recurrence: bool
+    word_boundaries: bool
 
 
 @dataclass

@@ -24,6 +24,7 @@ from keyphrase_tagger.config.schema import (
 from keyphrase_tagger.data.splits import check_folds, check_ratios
 from keyphrase_tagger.decision.fit import check_decision
 from keyphrase_tagger.errors import ConfigError
+from keyphrase_tagger.tagger.lexicon_inputs import LexiconFeatureConfig
 from keyphrase_tagger.tagger.windows import check_window
 from keyphrase_tagger.training.arguments import check_trainer_config, training_arguments
 from keyphrase_tagger.training.run_record import check_optimized_metric
@@ -72,6 +73,8 @@ def check_train_config(cfg: Mapping) -> dict:
         check_fields("model", values["model"], ModelSchema)
     check_fields("", values, TrainSchema)
     check_data(values.get("data") or {})
+    if isinstance(values.get("features"), Mapping):
+        LexiconFeatureConfig.from_dict(values["features"])  # its cross-key rule
     if "decision" in values:
         check_decision(values["decision"])
     if "optimized_metric" in values:

@@ -7,6 +7,12 @@ training (bucketed rate), and whether the phrase recurs in this document. Carryi
 
 Training documents see a leave-one-out lexicon (their own lists subtracted), else the model would
 learn to copy the lexicon, which on new text knows nothing of the new document's phrases.
+
+With ``word_boundaries`` each type also says where the character sits in its jieba word (first,
+inner or last character of a longer word, or a word alone): a tagger trained from scratch on a
+few hundred thousand characters cannot learn where Chinese words begin and end, and listed
+phrases mostly begin and end on word boundaries (``lexicon/segmentation.py``). The text is
+segmented whole, so this part of the features' memory grows with the text.
 """
 
 from __future__ import annotations
@@ -16,9 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.lexicon.leave_one_out import leave_one_out_lexicons
 from keyphrase_tagger.lexicon.lexicon import Lexicon
+from keyphrase_tagger.lexicon.segmentation import segment
 from keyphrase_tagger.records import Document
+
+# A character's place in its word, with word_boundaries: first, inner, last (of a longer word), alone.
+WORD_FIRST, WORD_INNER, WORD_LAST, WORD_ALONE = range(4)
+N_WORD_PLACES = 4
 
 
 @dataclass(frozen=True)
@@ -29,22 +41,31 @@ class LexiconFeatureConfig:
     enabled: bool
     rate_edges: tuple[float, ...]
     recurrence: bool
+    word_boundaries: bool = False
 
     @classmethod
     def from_dict(cls, cfg: Mapping | None) -> "LexiconFeatureConfig":
-        """Enabled features need every key; none given (``None``, ``{}``) means no features."""
+        """Enabled features need every key but ``word_boundaries`` (absent: off, as checkpoints
+        saved before it have it); none given (``None``, ``{}``) means no features."""
         cfg = dict(cfg or {})
+        words = bool(cfg.get("word_boundaries", False))
         if not cfg.get("enabled", False):
+            if words:
+                raise ConfigError("features.word_boundaries=true needs features.enabled=true: "
+                                  "both are carried in token_type_ids")
             return cls(False, tuple(float(x) for x in cfg.get("rate_edges", ())), bool(cfg.get("recurrence", False)))
-        return cls(True, tuple(float(x) for x in cfg["rate_edges"]), bool(cfg["recurrence"]))
+        return cls(True, tuple(float(x) for x in cfg["rate_edges"]), bool(cfg["recurrence"]), words)
 
     def to_dict(self) -> dict:
-        return {"enabled": self.enabled, "rate_edges": list(self.rate_edges), "recurrence": self.recurrence}
+        return {"enabled": self.enabled, "rate_edges": list(self.rate_edges), "recurrence": self.recurrence,
+                "word_boundaries": self.word_boundaries}
 
     @property
     def n_types(self) -> int:
-        """0 = no match, then a (B, I) pair per (rate bucket x recurrence) class."""
-        return 1 + 2 * (len(self.rate_edges) + 1) * (2 if self.recurrence else 1)
+        """0 = no match, then a (B, I) pair per (rate bucket x recurrence) class; with
+        ``word_boundaries``, each of those times :data:`N_WORD_PLACES` (``lexicon type * 4 + place``)."""
+        lexicon_types = 1 + 2 * (len(self.rate_edges) + 1) * (2 if self.recurrence else 1)
+        return lexicon_types * (N_WORD_PLACES if self.word_boundaries else 1)
 
 
 class LexiconFeaturizer:
@@ -57,6 +78,10 @@ class LexiconFeaturizer:
 
     def type_ids(self, text: str) -> np.ndarray:
         """One type id per character of ``text`` (int64)."""
+        out = self._lexicon_type_ids(text)
+        return out * N_WORD_PLACES + word_places(text) if self.config.word_boundaries else out
+
+    def _lexicon_type_ids(self, text: str) -> np.ndarray:
         out = np.zeros(len(text), dtype=np.int64)
         matches = self.matcher.find(text)
         if not matches:
@@ -73,6 +98,16 @@ class LexiconFeaturizer:
         out[np.repeat(starts, lengths) + _ranges(lengths)] = np.repeat(i_type, lengths)
         out[starts] = b_type
         return out
+
+
+def word_places(text: str) -> np.ndarray:
+    """Per character of ``text``, its place in its jieba word (:data:`WORD_FIRST` ... :data:`WORD_ALONE`)."""
+    words = segment(text)
+    places = np.full(len(text), WORD_INNER, dtype=np.int64)
+    places[words.ends - 1] = WORD_LAST
+    places[words.starts] = WORD_FIRST
+    places[words.starts[words.ends - words.starts == 1]] = WORD_ALONE
+    return places
 
 
 def _ranges(lengths: np.ndarray) -> np.ndarray:

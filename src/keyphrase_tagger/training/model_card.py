@@ -85,10 +85,12 @@ def _features_section(lexicon_features: Mapping) -> list[str]:
         return ["## Lexicon features", "", "Off (`features=none`): the model reads the characters alone.", ""]
     edges = ", ".join(f"{float(x):g}" for x in lexicon_features.get("rate_edges", ()))
     recurrence = (", and whether the phrase recurs in the document" if lexicon_features.get("recurrence") else "")
+    words = (" They also give the character's place in its jieba word (first, inner, last or alone; "
+             "`features.word_boundaries`)." if lexicon_features.get("word_boundaries") else "")
     return ["## Lexicon features", "",
             "On (`features=lexicon`): each character's `token_type_ids` say whether a phrase of the training "
             "lexicon (`lexicon.json`) covers it (first or inner character), how often that phrase was listed "
-            f"where it occurred in training (P(listed | occurs) in buckets at {edges}){recurrence}.", ""]
+            f"where it occurred in training (P(listed | occurs) in buckets at {edges}){recurrence}.{words}", ""]
 
 
 def _decision_section(kind: str, line: str) -> list[str]:
