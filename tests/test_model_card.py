@@ -60,7 +60,10 @@ def test_the_card_has_the_front_matter_and_every_section_with_the_given_numbers(
     assert "| all |" not in data
     features = section(body, "Lexicon features")
     assert features.lstrip().startswith("On (`features=lexicon`)") and "0.1, 0.3, 0.6" in features
-    assert "recurs in the document" in features
+    assert "recurs in the document" in features and "jieba word" not in features
+    with_words = model_card(model=PRETRAINED, data_stats=STATS, lexicon_features={**LEXICON, "word_boundaries": True},
+                            decision_kind="rescorer", decision_line=RESCORER_LINE, metrics=METRICS)
+    assert "place in its jieba word" in section(split_card(with_words)[1], "Lexicon features")
     assert f"`rescorer`: {RESCORER_LINE}." in section(body, "Decision")
     scores = section(body, "Validation scores")
     for key, value in (("eval_tuned_phrase_f1", "0.4764"), ("eval_phrase_f1", "0.3705"),
