@@ -30,7 +30,7 @@ from keyphrase_tagger.records import Document
 
 # A character's place in its word, with word_boundaries: first, inner, last (of a longer word), alone.
 WORD_FIRST, WORD_INNER, WORD_LAST, WORD_ALONE = range(4)
-N_WORD_PLACES = 4
+N_WORD_PLACES = WORD_ALONE + 1
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class LexiconFeatureConfig:
     @property
     def n_types(self) -> int:
         """0 = no match, then a (B, I) pair per (rate bucket x recurrence) class; with
-        ``word_boundaries``, each of those times :data:`N_WORD_PLACES` (``lexicon type * 4 + place``)."""
+        ``word_boundaries``, each of those times :data:`N_WORD_PLACES` (``lexicon type * N_WORD_PLACES + place``)."""
         lexicon_types = 1 + 2 * (len(self.rate_edges) + 1) * (2 if self.recurrence else 1)
         return lexicon_types * (N_WORD_PLACES if self.word_boundaries else 1)
 
