@@ -80,6 +80,8 @@ OPTIONS = [
            "the fold's validation and test documents (transductive: pretrain.texts=all)"),
     Option("word_boundaries", ("experiment=word_boundaries",), "default with each character's place in its jieba "
            "word (first, inner, last, alone) in the tagger's input, beside the lexicon features"),
+    Option("wide_windows", ("experiment=wide_windows",), "default with windows of 510 characters (512 positions) "
+           "instead of 254, the same 64-character stride"),
     Option("no_lexicon", ("experiment=no_lexicon",), "default without lexicon input features (decision fitted)"),
     Option("plain", ("experiment=plain",), "bare tagger: no lexicon features, plain argmax", "no_lexicon"),
 ]
