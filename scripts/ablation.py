@@ -82,6 +82,8 @@ OPTIONS = [
            "word (first, inner, last, alone) in the tagger's input, beside the lexicon features"),
     Option("wide_windows", ("experiment=wide_windows",), "default with windows of 510 characters (512 positions) "
            "instead of 254, the same 64-character stride"),
+    Option("best_epoch_by_decision", ("trainer.best_epoch_by=decision",), "default with the kept epoch chosen by "
+           "the validation F1 of the decision fitted on each epoch's model, not by the tagger's argmax F1"),
     Option("no_lexicon", ("experiment=no_lexicon",), "default without lexicon input features (decision fitted)"),
     Option("plain", ("experiment=plain",), "bare tagger: no lexicon features, plain argmax", "no_lexicon"),
 ]

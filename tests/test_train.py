@@ -372,3 +372,38 @@ def test_gradient_accumulation_averages_the_loss_of_its_micro_batches(tiny_corpu
     accumulated = first_logged_loss(tiny_corpus, tmp_path / "accumulated", "trainer.per_device_train_batch_size=4",
                                     "+trainer.gradient_accumulation_steps=2")
     np.testing.assert_allclose(accumulated, whole, rtol=0.05)
+
+
+def test_best_epoch_by_decision_keeps_the_epoch_whose_decision_scores_best(tiny_corpus, tmp_path):
+    from keyphrase_tagger.checkpoint import CheckpointSettings
+    from keyphrase_tagger.training.epoch_selection import checkpoint_epoch
+    from keyphrase_tagger.training.train import train
+
+    run_dir = tmp_path / "run"
+    metrics = train(smoke_resume_cfg(tiny_corpus, run_dir, "trainer.best_epoch_by=decision",
+                                     "decision.rescore_steps=100"))
+    by_epoch = metrics["decision_f1_by_epoch"]
+    assert list(by_epoch) == ["1", "2"]
+    record = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    best = max(by_epoch.values())
+    kept = min(int(epoch) for epoch, f1 in by_epoch.items() if f1 == best)  # the earlier one on a tie
+    assert record["best_epoch"] == kept and record["best_model_selected_by"] == "eval_tuned_phrase_f1"
+    assert record["eval_tuned_phrase_f1"] == record["best_metric"] == best
+    assert "decision_f1_by_epoch" in record["notes"]
+    # The saved model is the kept epoch's checkpoint (the run keeps its checkpoints), with a decision.
+    (checkpoint,) = [p for p in (run_dir / "checkpoints").glob("checkpoint-*") if checkpoint_epoch(p)[1] == kept]
+    assert_same_weights(checkpoint, run_dir / "model")
+    assert CheckpointSettings.load(run_dir / "model").decision
+    card = (run_dir / "model" / "README.md").read_text(encoding="utf-8")
+    assert "| the score that chose the best epoch (`best_model_selected_by`) | eval_tuned_phrase_f1 |" in card
+
+
+def test_best_epoch_by_decision_refuses_a_refit_and_unknown_values(tiny_corpus, tmp_path):
+    from keyphrase_tagger.training.train import train
+
+    with pytest.raises(ConfigError, match="best_epoch_by=decision: a refit trains no epochs"):
+        train(smoke_resume_cfg(tiny_corpus, tmp_path / "refit", "trainer.best_epoch_by=decision",
+                               f"tagger_from={tmp_path}"))
+    with pytest.raises(ConfigError, match="trainer.best_epoch_by"):
+        train(smoke_resume_cfg(tiny_corpus, tmp_path / "bad", "trainer.best_epoch_by=loss"))
+    assert not (tmp_path / "refit").exists() and not (tmp_path / "bad").exists()

@@ -9,6 +9,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from keyphrase_tagger.config.checking import check_bounds, check_value, type_hints
 from keyphrase_tagger.errors import ConfigError
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 # Keys of configs/trainer/*.yaml that steer our loop rather than TrainingArguments, with their types.
 OWN_TYPES = {"early_stopping_patience": int | None, "resume_from_checkpoint": bool | Path | None,
-             "keep_checkpoints": bool}
+             "keep_checkpoints": bool, "best_epoch_by": Literal["tagger", "decision"]}
 OWN_KEYS = tuple(OWN_TYPES)
 CHECKPOINTS_DIR = "checkpoints"  # the Trainer's checkpoints, under the run directory
 # Ranges TrainingArguments does not check itself: a wrong value would fail, or quietly do nothing,

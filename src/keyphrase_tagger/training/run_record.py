@@ -29,12 +29,18 @@ VALIDATION_METRICS: tuple[str, ...] = (DECISION_METRIC, BEST_MODEL_METRIC, "eval
 NOTES = {
     "eval_phrase_f1": "validation phrase micro F1 of the best epoch's model with argmax decoding: the metric "
                       "that chose the best epoch (best_epoch). The decision is fitted once, after training, on "
-                      "that epoch's outputs: fitting it at every epoch would add a pass over every training "
-                      "window and a rescorer fit to each epoch",
+                      "that epoch's outputs (trainer.best_epoch_by=decision fits it on every epoch's instead)",
     "eval_tuned_phrase_f1": "validation phrase micro F1 of the decision that ships (decision; its settings and "
                             "weights are in model/keyphrase_tagger.json under decoding), tuned on these same "
                             "validation documents, so optimistic: kpt-evaluate on the test split gives the "
                             "unbiased score",
+}
+# Where trainer.best_epoch_by=decision chose the kept epoch (training/epoch_selection.py).
+DECISION_SELECTION_NOTES = {
+    "eval_phrase_f1": "validation phrase micro F1 of the kept epoch's model with argmax decoding; the kept epoch "
+                      "is the one whose fitted decision scored best on validation (trainer.best_epoch_by=decision)",
+    "decision_f1_by_epoch": "validation phrase micro F1 of the decision fitted on each epoch's model; the best "
+                            "chose the kept epoch (best_epoch), so the kept one is optimistic twice over",
 }
 
 
@@ -90,8 +96,9 @@ def write_log_csv(log_history: list[dict], path: Path) -> None:
         writer.writerows(log_history)
 
 
-def best_epoch(state) -> dict:
-    """The epoch the kept model comes from (``TrainerState`` after training): ``{}`` when none was chosen."""
+def best_epoch(state, selected_by: str = BEST_MODEL_METRIC) -> dict:
+    """The epoch the kept model comes from (``TrainerState`` after training) and the metric that
+    chose it (``selected_by``); ``{}`` when none was chosen."""
     step = state.best_global_step
     if step is None:
         return {}
@@ -100,14 +107,16 @@ def best_epoch(state) -> dict:
     if isinstance(epoch, float) and epoch.is_integer():  # the Trainer logs epoch 4 as 4.0
         epoch = int(epoch)
     return {"best_epoch": epoch, "best_step": int(step),
-            "best_model_selected_by": BEST_MODEL_METRIC, "best_metric": state.best_metric}
+            "best_model_selected_by": selected_by, "best_metric": state.best_metric}
 
 
-def metrics_record(metrics: dict, state, decision: str | None, resumed_from: str | None) -> dict:
-    """``metrics.json``: the final metrics, the best epoch and what chose it, the decision that ships,
-    and notes on how to read them."""
-    record = {**metrics, **best_epoch(state)}
-    notes = {k: v for k, v in NOTES.items() if k in metrics}
+def metrics_record(metrics: dict, state, decision: str | None, resumed_from: str | None,
+                   selected_by: str = BEST_MODEL_METRIC) -> dict:
+    """``metrics.json``: the final metrics, the best epoch and what chose it (``selected_by``), the
+    decision that ships, and notes on how to read them."""
+    record = {**metrics, **best_epoch(state, selected_by)}
+    notes = {**NOTES, **(DECISION_SELECTION_NOTES if selected_by == DECISION_METRIC else {})}
+    notes = {k: v for k, v in notes.items() if k in metrics}
     if decision is not None:
         record["decision"] = decision
     if resumed_from is not None:

@@ -26,12 +26,15 @@ from keyphrase_tagger.training.arguments import (
     resume_checkpoint,
     training_arguments,
 )
+from keyphrase_tagger.training.epoch_selection import select_epoch_by_decision
 from keyphrase_tagger.training.fit_decision import decide
 from keyphrase_tagger.training.inputs import TrainingInputs, build_windows, load_inputs, mlm_windows
 from keyphrase_tagger.training.model_card import model_card, write_model_card
 from keyphrase_tagger.training.pretrain import pretrain_encoder
 from keyphrase_tagger.training.run_info import run_info
 from keyphrase_tagger.training.run_record import (
+    BEST_MODEL_METRIC,
+    DECISION_METRIC,
     finish_run,
     is_multirun_job,
     metrics_record,
@@ -141,6 +144,8 @@ def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, t
         args.eval_strategy = "no"
         args.load_best_model_at_end = False
     callbacks = list(callbacks)
+    if trainer_cfg.get("best_epoch_by") == "decision":
+        args.save_total_limit = None  # every epoch's checkpoint, for its decision fit (epoch_selection.py)
     patience = trainer_cfg.get("early_stopping_patience")
     if patience and has_val:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=int(patience)))
@@ -169,6 +174,11 @@ def fit(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, resu
         metrics = {"train_" + k if not k.startswith("train_") else k: v for k, v in train_output.metrics.items()}
     if not inputs.val_docs:
         return metrics, None
+    if tagger_from is None and cfg.trainer.get("best_epoch_by") == "decision":
+        decision, chosen = select_epoch_by_decision(cfg, trainer, inputs, train_ds, val_ds)
+        metrics.update(trainer.evaluate())
+        metrics.update(chosen)
+        return metrics, decision
     metrics.update(trainer.evaluate())
     return metrics, decide(cfg, trainer, inputs, train_ds, val_ds, metrics)
 
@@ -189,6 +199,8 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     run_dir = run_dir_of(cfg)
     # Checked first: a resume or a tagger source that cannot work fails before minutes of data preparation.
     resume = resume_checkpoint(cfg.trainer.get("resume_from_checkpoint"), run_dir / CHECKPOINTS_DIR)
+    if cfg.get("tagger_from") and cfg.trainer.get("best_epoch_by") == "decision":
+        raise ConfigError("tagger_from and trainer.best_epoch_by=decision: a refit trains no epochs to choose from")
     tagger_from = resolve_tagger_from(cfg) if cfg.get("tagger_from") else None
     if tagger_from is not None and resume:
         raise ConfigError("tagger_from and trainer.resume_from_checkpoint: a refit trains nothing to resume")
@@ -247,7 +259,8 @@ def save_run(cfg: DictConfig, trainer, inputs: TrainingInputs, run_dir: Path, de
                      "tagger_from": str(tagger_from) if tagger_from is not None else None,
                      "run_dir": str(run_dir), "config": resolved_config(cfg, run_dir, stamp)})
     record = metrics_record(metrics, trainer.state, decision.describe() if decision else None,
-                            Path(resume).name if resume else None)
+                            Path(resume).name if resume else None,
+                            DECISION_METRIC if "decision_f1_by_epoch" in metrics else BEST_MODEL_METRIC)
     write_card(cfg, inputs, model_dir, decision, record, tagger_from)
     write_run_record(run_dir, trainer.state.log_history, record, info)
     finish_run(run_dir, keep_checkpoints=keep_checkpoints,
