@@ -156,7 +156,12 @@ def test_offsets_are_exact_on_odd_inputs_with_a_trained_checkpoint(extractor, te
 def test_extract_many_equals_extract_on_each(extractor, corpus_texts):
     texts = [corpus_texts[0][:700], "", *ODD_TEXTS, corpus_texts[1][:90], corpus_texts[2][:3000], "服务业"]
     many = extractor.extract_many(texts)
-    assert many == [extractor.extract(t) for t in texts]
+    alone = [extractor.extract(t) for t in texts]
+    # The same spans; scores to float32 rounding, since a batch's size and padding change the
+    # order of the model's sums (by an ulp of a logit on this CPU's kernels).
+    assert [[(p.text, p.start, p.end) for p in ps] for ps in many] == \
+        [[(p.text, p.start, p.end) for p in ps] for ps in alone]
+    assert [[p.score for p in ps] for ps in many] == [[pytest.approx(p.score, abs=1e-5) for p in ps] for ps in alone]
     assert sum(len(p) for p in many) > 0, "the smoke checkpoint should tag something on corpus text"
     for text, phrases in zip(texts, many):
         assert_exact(text, phrases, may_nest(extractor))
