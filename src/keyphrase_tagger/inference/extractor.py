@@ -281,10 +281,8 @@ class KeyphraseExtractor:
             **options: ``min_score``, ``unique``, ``top_k``, as in :meth:`extract`, for every text.
 
         Returns:
-            One list per text, in the order of ``texts``, each as :meth:`extract` returns it up
-            to float32 rounding: a batch's size and padding change the order of the model's sums,
-            so a score can differ in its last digits (and a phrase scoring at a threshold can fall
-            on either side of it).
+            One list per text, in the order of ``texts``, each as :meth:`extract` returns it to
+            float32 rounding (a batch's size and padding reorder the model's sums).
 
         Raises:
             TypeError: ``texts`` is a str, holds something other than str (named by its index), or
