@@ -84,6 +84,9 @@ OPTIONS = [
            "instead of 254, the same 64-character stride"),
     Option("best_epoch_by_decision", ("trainer.best_epoch_by=decision",), "default with the kept epoch chosen by "
            "the validation F1 of the decision fitted on each epoch's model, not by the tagger's argmax F1"),
+    Option("rescorer_cross_fit", ("trainer.rescorer_cross_fit=2",), "default with the rescorer learning each "
+           "training document's tagger features from a tagger trained on the other half of the training split "
+           "(2 more taggers, each on half)"),
     Option("no_lexicon", ("experiment=no_lexicon",), "default without lexicon input features (decision fitted)"),
     Option("plain", ("experiment=plain",), "bare tagger: no lexicon features, plain argmax", "no_lexicon"),
 ]

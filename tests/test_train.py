@@ -407,3 +407,62 @@ def test_best_epoch_by_decision_refuses_a_refit_and_unknown_values(tiny_corpus, 
     with pytest.raises(ConfigError, match="trainer.best_epoch_by"):
         train(smoke_resume_cfg(tiny_corpus, tmp_path / "bad", "trainer.best_epoch_by=loss"))
     assert not (tmp_path / "refit").exists() and not (tmp_path / "bad").exists()
+
+
+def test_rescorer_cross_fit_feeds_the_rescorer_taggers_that_did_not_see_the_document(tiny_corpus, tmp_path,
+                                                                                      monkeypatch):
+    from keyphrase_tagger.training import cross_fit, fit_decision
+    from keyphrase_tagger.training.train import train
+
+    seen = {}
+    real_cross_fit, real_decide = cross_fit.cross_fitted_probs, fit_decision.decide
+
+    def recording_cross_fit(cfg, inputs, train_ds, val_ds, run_dir, seed, k):
+        trained_on = []
+        real_train_without = cross_fit.train_without
+
+        def recording_train_without(cfg, inputs, windows, val_ds, work, seed):
+            trained_on.append(sorted(set(windows["doc_index"])))
+            return real_train_without(cfg, inputs, windows, val_ds, work, seed)
+
+        monkeypatch.setattr(cross_fit, "train_without", recording_train_without)
+        seen["probs"] = real_cross_fit(cfg, inputs, train_ds, val_ds, run_dir, seed, k)
+        seen["trained_on"], seen["n_docs"], seen["lengths"] = trained_on, len(inputs.train_docs), \
+            [len(d.document.text) for d in inputs.train_docs]
+        return seen["probs"]
+
+    def recording_decide(cfg, trainer, inputs, train_ds, val_ds, metrics, train_probs=None):
+        seen["decided_with"] = train_probs
+        return real_decide(cfg, trainer, inputs, train_ds, val_ds, metrics, train_probs)
+
+    import keyphrase_tagger.training.train as train_module
+
+    monkeypatch.setattr(train_module, "cross_fitted_probs", recording_cross_fit)
+    monkeypatch.setattr(train_module, "decide", recording_decide)
+    run_dir = tmp_path / "run"
+    train(smoke_resume_cfg(tiny_corpus, run_dir, "trainer.rescorer_cross_fit=2", "decision.rescore_steps=100"))
+    n = seen["n_docs"]
+    # Two taggers, each trained on the documents of the other part (document i is in part i % 2).
+    assert seen["trained_on"] == [list(range(1, n, 2)), list(range(0, n, 2))]
+    assert seen["decided_with"] is seen["probs"]
+    assert [p.shape for p in seen["probs"]] == [(length, 3) for length in seen["lengths"]]
+    assert all(np.allclose(p.sum(axis=1), 1, atol=1e-5) for p in seen["probs"])
+    assert not (run_dir / "cross_fit").exists()  # the cross-fitted taggers are removed after use
+    assert (run_dir / "model" / "model.safetensors").is_file()
+
+
+def test_rescorer_cross_fit_refuses_what_cannot_work(tiny_corpus, tmp_path):
+    from keyphrase_tagger.training.train import train
+
+    for extra, message in ((["trainer.rescorer_cross_fit=1"], "0 .* or a number of parts >= 2"),
+                           (["trainer.rescorer_cross_fit=-2"], "trainer.rescorer_cross_fit"),
+                           (["trainer.rescorer_cross_fit=2", "decision=prior_fusion"], "only the phrase rescorer"),
+                           (["trainer.rescorer_cross_fit=2", f"tagger_from={tmp_path}"], "a refit keeps its tagger")):
+        with pytest.raises(ConfigError, match=message):
+            train(smoke_resume_cfg(tiny_corpus, tmp_path / "run", *extra))
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "run" / "cross_fit").mkdir(parents=True)  # not the program's: left as it is
+    with pytest.raises(ConfigError, match="cross_fit exists already"):
+        train(smoke_resume_cfg(tiny_corpus, tmp_path / "run", "trainer.rescorer_cross_fit=2",
+                               "decision.rescore_steps=100"))
+    assert (tmp_path / "run" / "cross_fit").is_dir()

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 # Keys of configs/trainer/*.yaml that steer our loop rather than TrainingArguments, with their types.
 OWN_TYPES = {"early_stopping_patience": int | None, "resume_from_checkpoint": bool | Path | None,
-             "keep_checkpoints": bool, "best_epoch_by": Literal["tagger", "decision"]}
+             "keep_checkpoints": bool, "best_epoch_by": Literal["tagger", "decision"], "rescorer_cross_fit": int}
 OWN_KEYS = tuple(OWN_TYPES)
 CHECKPOINTS_DIR = "checkpoints"  # the Trainer's checkpoints, under the run directory
 # Ranges TrainingArguments does not check itself: a wrong value would fail, or quietly do nothing,
@@ -33,6 +33,7 @@ TRAINER_BOUNDS = {
     "save_total_limit": {"ge": 1},
     "dataloader_num_workers": {"ge": 0},
     "early_stopping_patience": {"ge": 0},
+    "rescorer_cross_fit": {"ge": 0},
 }
 
 

@@ -52,26 +52,28 @@ def argmax_f1(log_history: list[dict], step: int) -> float:
     return found[-1] if found else float("nan")
 
 
-def fit_each_epoch(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds) -> list[EpochFit]:
-    """The decision fitted on the model of each of the run's checkpoints, oldest first."""
+def fit_each_epoch(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds,
+                   train_probs: list | None = None) -> list[EpochFit]:
+    """The decision fitted on the model of each of the run's checkpoints, oldest first (the rescorer
+    on ``train_probs`` where given, as :func:`~keyphrase_tagger.training.fit_decision.decide`)."""
     fits = []
     for checkpoint in reversed(checkpoint_dirs(Path(trainer.args.output_dir))):
         step, epoch = checkpoint_epoch(checkpoint)
         trainer._load_from_checkpoint(str(checkpoint))  # the weights (and a CRF head's), as resuming reads them
         scores = {BEST_MODEL_METRIC: argmax_f1(trainer.state.log_history, step)}
-        decision = decide(cfg, trainer, inputs, train_ds, val_ds, scores)
+        decision = decide(cfg, trainer, inputs, train_ds, val_ds, scores, train_probs)
         fits.append(EpochFit(checkpoint, step, epoch, decision, scores[DECISION_METRIC]))
         log.info("best_epoch_by=decision: epoch %g (%s): validation phrase F1 %.4f", epoch, checkpoint.name,
                  scores[DECISION_METRIC])
     return fits
 
 
-def select_epoch_by_decision(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds,
-                             val_ds) -> tuple[Decision, dict]:
+def select_epoch_by_decision(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds,
+                             train_probs: list | None = None) -> tuple[Decision, dict]:
     """Fit the decision on every epoch's checkpoint, restore the best one into ``trainer.model`` and
     mark it as the Trainer's best; ``(its decision, metrics)``, the metrics holding its validation F1
     (``eval_tuned_phrase_f1``) and every epoch's (``decision_f1_by_epoch``)."""
-    fits = fit_each_epoch(cfg, trainer, inputs, train_ds, val_ds)
+    fits = fit_each_epoch(cfg, trainer, inputs, train_ds, val_ds, train_probs)
     if not fits:
         raise RuntimeError(f"trainer.best_epoch_by=decision: no checkpoint under {trainer.args.output_dir}")
     best = max(fits, key=lambda fit: (fit.f1, -fit.step))  # the earlier epoch on a tie

@@ -37,17 +37,20 @@ def predict_probs(trainer, ds, docs: list[LabeledDocument], max_chars: int, stri
 
 
 
-def decide(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, metrics: dict) -> Decision:
+def decide(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, metrics: dict,
+           train_probs: list[np.ndarray] | None = None) -> Decision:
     """The decision that ships, fitted on validation with the trainer's (best) model's probabilities;
-    adds ``eval_tuned_phrase_f1`` to ``metrics``."""
+    adds ``eval_tuned_phrase_f1`` to ``metrics``. The phrase rescorer learns from ``train_probs``
+    for the training documents where given (``training/cross_fit.py``), else from the model's."""
     log.info("decision: predicting the %d validation windows with the best model", len(val_ds))
     val_probs = predict_probs(trainer, val_ds, inputs.val_docs, inputs.max_chars, inputs.stride)
     rescore_train = []
     if inputs.rescore:
         # The phrase rescorer learns on the training documents as the model saw them: with
         # leave-one-out input features (train_ds holds them) and a leave-one-out lexicon.
-        log.info("decision: predicting the %d training windows for the phrase rescorer", len(train_ds))
-        train_probs = predict_probs(trainer, train_ds, inputs.train_docs, inputs.max_chars, inputs.stride)
+        if train_probs is None:
+            log.info("decision: predicting the %d training windows for the phrase rescorer", len(train_ds))
+            train_probs = predict_probs(trainer, train_ds, inputs.train_docs, inputs.max_chars, inputs.stride)
         rescore_train = list(zip([d.document for d in inputs.train_docs], train_probs, inputs.loo_lexicons))
     decision, tuned_f1 = fit_decision(OmegaConf.to_container(cfg.decision, resolve=True),
                                       [d.document for d in inputs.val_docs], val_probs, inputs.lexicon,

@@ -26,6 +26,7 @@ from keyphrase_tagger.training.arguments import (
     resume_checkpoint,
     training_arguments,
 )
+from keyphrase_tagger.training.cross_fit import check_cross_fit, cross_fit_folds, cross_fitted_probs
 from keyphrase_tagger.training.epoch_selection import select_epoch_by_decision
 from keyphrase_tagger.training.fit_decision import decide
 from keyphrase_tagger.training.inputs import TrainingInputs, build_windows, load_inputs, mlm_windows
@@ -174,13 +175,15 @@ def fit(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, resu
         metrics = {"train_" + k if not k.startswith("train_") else k: v for k, v in train_output.metrics.items()}
     if not inputs.val_docs:
         return metrics, None
+    k = cross_fit_folds(cfg)
+    train_probs = cross_fitted_probs(cfg, inputs, train_ds, val_ds, run_dir_of(cfg), int(cfg.seed), k) if k else None
     if tagger_from is None and cfg.trainer.get("best_epoch_by") == "decision":
-        decision, chosen = select_epoch_by_decision(cfg, trainer, inputs, train_ds, val_ds)
+        decision, chosen = select_epoch_by_decision(cfg, trainer, inputs, train_ds, val_ds, train_probs)
         metrics.update(trainer.evaluate())
         metrics.update(chosen)
         return metrics, decision
     metrics.update(trainer.evaluate())
-    return metrics, decide(cfg, trainer, inputs, train_ds, val_ds, metrics)
+    return metrics, decide(cfg, trainer, inputs, train_ds, val_ds, metrics, train_probs)
 
 
 def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
@@ -201,6 +204,7 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     resume = resume_checkpoint(cfg.trainer.get("resume_from_checkpoint"), run_dir / CHECKPOINTS_DIR)
     if cfg.get("tagger_from") and cfg.trainer.get("best_epoch_by") == "decision":
         raise ConfigError("tagger_from and trainer.best_epoch_by=decision: a refit trains no epochs to choose from")
+    check_cross_fit(cfg, run_dir)
     tagger_from = resolve_tagger_from(cfg) if cfg.get("tagger_from") else None
     if tagger_from is not None and resume:
         raise ConfigError("tagger_from and trainer.resume_from_checkpoint: a refit trains nothing to resume")
