@@ -70,11 +70,12 @@ def _join_submitit_tasks() -> None:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 @reports_errors
 def _main(cfg: DictConfig) -> float | None:
+    from keyphrase_tagger.training.fold_objective import objective_folds, train_over_folds
     from keyphrase_tagger.training.run_record import optimized_value
-    from keyphrase_tagger.training.train import train
+    from keyphrase_tagger.training.train import run_dir_of, train
 
     _join_submitit_tasks()
-    metrics = train(cfg)
+    metrics = train_over_folds(cfg, run_dir_of(cfg), train) if objective_folds(cfg) else train(cfg)
     # Returned for Hydra sweepers (e.g. optuna) that optimise the validation score.
     return optimized_value(metrics, cfg.optimized_metric)
 

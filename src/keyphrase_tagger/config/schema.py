@@ -164,6 +164,7 @@ class TrainSchema:
     output_dir: Path
     optimized_metric: str
     tagger_from: Path | None
+    objective_folds: list[int] | None
     pretrain: PretrainSchema
     data: DataSchema
     model: ModelSchema

@@ -27,6 +27,7 @@ from keyphrase_tagger.errors import ConfigError
 from keyphrase_tagger.tagger.lexicon_inputs import LexiconFeatureConfig
 from keyphrase_tagger.tagger.windows import check_window
 from keyphrase_tagger.training.arguments import check_trainer_config, training_arguments
+from keyphrase_tagger.training.fold_objective import objective_folds
 from keyphrase_tagger.training.run_record import check_optimized_metric
 
 
@@ -79,6 +80,7 @@ def check_train_config(cfg: Mapping) -> dict:
         check_decision(values["decision"])
     if "optimized_metric" in values:
         check_optimized_metric(values["optimized_metric"])
+    objective_folds(values)
     check_trainer_config(values.get("trainer") or {})
     return values
 

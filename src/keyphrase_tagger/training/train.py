@@ -166,7 +166,7 @@ def build_trainer(trainer_cfg: dict, inputs: TrainingInputs, model, tokenizer, t
 
 
 def fit(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, resume: str | None,
-        tagger_from: Path | None):
+        tagger_from: Path | None, run_dir: Path):
     """Train (unless the tagger comes from ``tagger_from``), evaluate the kept model on validation
     and fit the decision; ``(metrics, decision)``, the decision ``None`` without validation documents."""
     metrics = {}
@@ -176,7 +176,7 @@ def fit(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, resu
     if not inputs.val_docs:
         return metrics, None
     k = cross_fit_folds(cfg)
-    train_probs = cross_fitted_probs(cfg, inputs, train_ds, val_ds, run_dir_of(cfg), int(cfg.seed), k) if k else None
+    train_probs = cross_fitted_probs(cfg, inputs, train_ds, val_ds, run_dir, int(cfg.seed), k) if k else None
     if tagger_from is None and cfg.trainer.get("best_epoch_by") == "decision":
         decision, chosen = select_epoch_by_decision(cfg, trainer, inputs, train_ds, val_ds, train_probs)
         metrics.update(trainer.evaluate())
@@ -186,12 +186,13 @@ def fit(cfg: DictConfig, trainer, inputs: TrainingInputs, train_ds, val_ds, resu
     return metrics, decide(cfg, trainer, inputs, train_ds, val_ds, metrics, train_probs)
 
 
-def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
+def train(cfg: DictConfig, callbacks: Sequence = (), run_dir: Path | None = None) -> dict:
     """Train the configured model and fit its decision; return the final validation metrics (``eval_*``).
 
     With ``tagger_from`` set, the tagger of that checkpoint is kept as it is and only the decision
     is fitted (``training/tagger_from.py``). ``callbacks``: extra ``transformers.TrainerCallback``
-    objects (progress hooks, tests).
+    objects (progress hooks, tests). ``run_dir``: where the run is written, if not Hydra's job
+    directory (:func:`run_dir_of`; a fold of ``objective_folds`` runs inside it).
     """
     import torch
     from transformers import set_seed
@@ -199,7 +200,7 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
     validate_train_config(cfg)
     quiet_libraries(bool(cfg.get("verbose", False)))
     started = time.time()
-    run_dir = run_dir_of(cfg)
+    run_dir = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
     # Checked first: a resume or a tagger source that cannot work fails before minutes of data preparation.
     resume = resume_checkpoint(cfg.trainer.get("resume_from_checkpoint"), run_dir / CHECKPOINTS_DIR)
     if cfg.get("tagger_from") and cfg.trainer.get("best_epoch_by") == "decision":
@@ -228,7 +229,7 @@ def train(cfg: DictConfig, callbacks: Sequence = ()) -> dict:
         mlm_ds = mlm_windows(inputs, tokenizer, train_ds, cfg.pretrain.texts)
         pretrained = pretrain_encoder(model, tokenizer, mlm_ds, cfg.pretrain, trainer_cfg, seed)
     trainer = build_trainer(trainer_cfg, inputs, model, tokenizer, train_ds, val_ds, run_dir, seed, callbacks, crf)
-    metrics, decision = fit(cfg, trainer, inputs, train_ds, val_ds, resume, tagger_from)
+    metrics, decision = fit(cfg, trainer, inputs, train_ds, val_ds, resume, tagger_from, run_dir)
     metrics.update(pretrained)
     save_run(cfg, trainer, inputs, run_dir, decision, metrics, started, resume, tagger_from,
              bool(trainer_cfg.get("keep_checkpoints")), (len(train_ds), len(val_ds)))
@@ -255,7 +256,7 @@ def save_run(cfg: DictConfig, trainer, inputs: TrainingInputs, run_dir: Path, de
     inputs.lexicon.save(model_dir)
     log.info("model saved to %s", model_dir)
     multirun = is_multirun_job()
-    stamp = run_stamp(run_dir, multirun)
+    stamp = run_stamp(run_dir_of(cfg), multirun)  # a fold of objective_folds: its trial's
     info = run_info(int(cfg.seed), inputs.prepared.stats(), time.time() - started,
                     {"run_stamp": stamp, "n_train_windows": n_windows[0], "n_validation_windows": n_windows[1],
                      "n_parameters": int(trainer.model.num_parameters()),
