@@ -93,8 +93,8 @@ def check_arguments(argv: list[str], config_name: str, command: str) -> str | No
 
 
 def _missing_launcher(overrides: list) -> str | None:
-    """``hydra/launcher=submitit_*`` where the plugin is not installed (Hydra would list the launchers
-    it has, over several lines)."""
+    """``hydra/launcher=submitit_*`` or a search preset (``hparams_search=``, Hydra's Optuna sweeper)
+    where the plugin is not installed (Hydra would list the plugins it has, over several lines)."""
     import importlib.util
 
     for o in overrides:
@@ -102,6 +102,10 @@ def _missing_launcher(overrides: list) -> str | None:
             if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None:
                 return (f"hydra/launcher={o.value()} needs Hydra's submitit launcher, which is not installed: "
                         "pip install 'keyphrase-tagger[cluster]' (or hydra-submitit-launcher)")
+        if o.key_or_group == "hparams_search" and o.value() not in (None, "null"):
+            if importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None:
+                return (f"hparams_search={o.value()} needs Hydra's Optuna sweeper, which is not installed: "
+                        "pip install 'keyphrase-tagger[search]' (or hydra-optuna-sweeper)")
     return None
 
 
