@@ -24,6 +24,14 @@ def compose(config_name: str, overrides: list[str] | None = None):
         return hydra_compose(config_name=config_name, overrides=overrides or [])
 
 
+def hide_module(monkeypatch, name: str) -> None:
+    """Make ``importlib.util.find_spec(name)`` answer ``None``: an optional plugin not installed."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == name else real_find_spec(n, *a))
+
+
 def decision_config(option: str = "rescorer", **changes) -> dict:
     """``configs/decision/<option>.yaml`` as the ``decision`` group composes it (plain values), with
     ``changes`` applied: what training hands to ``fit_decision``."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, compose
+from conftest import REPO, compose, hide_module
 from omegaconf import OmegaConf
 from test_train import BIN, run_cli
 
@@ -116,15 +116,11 @@ def test_objective_folds_outside_the_split_is_refused_before_anything_is_written
 
 
 def test_a_search_without_the_optuna_plugin_is_one_line_naming_the_extra(monkeypatch):
-    import importlib.util
-
     from keyphrase_tagger.cli.arguments import check_arguments
 
     args = ["hparams_search=decision_optuna", "tagger_from=runs/cv"]
     assert check_arguments(args, "train", "kpt-train") is None  # installed here (the dev extra)
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "hydra_plugins.hydra_optuna_sweeper" else real_find_spec(name, *a))
+    hide_module(monkeypatch, "hydra_plugins.hydra_optuna_sweeper")
     assert check_arguments(args, "train", "kpt-train") == (
         "hparams_search=decision_optuna needs Hydra's Optuna sweeper, which is not installed: "
         "pip install 'keyphrase-tagger[search]' (or hydra-optuna-sweeper)")

@@ -4,7 +4,6 @@ checked before anything is submitted, and a job's error as one line in the launc
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import multiprocessing
@@ -14,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, REPO
+from conftest import CORPUS, REPO, hide_module
 from hydra import compose, initialize_config_dir
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import open_dict
@@ -93,9 +92,7 @@ def test_a_job_in_a_process_of_its_own_summarises_the_other_jobs_from_the_sweep_
 def test_a_submitit_launcher_without_the_plugin_is_one_line_naming_the_extra(monkeypatch):
     args = ["-m", "hydra/launcher=submitit_slurm", "seed=1,2"]
     assert check_arguments(args, "train", "kpt-train") is None  # installed here (the dev extra)
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "hydra_plugins.hydra_submitit_launcher" else real_find_spec(name, *a))
+    hide_module(monkeypatch, "hydra_plugins.hydra_submitit_launcher")
     assert check_arguments(args, "train", "kpt-train") == (
         "hydra/launcher=submitit_slurm needs Hydra's submitit launcher, which is not installed: "
         "pip install 'keyphrase-tagger[cluster]' (or hydra-submitit-launcher)")
