@@ -87,6 +87,11 @@ OPTIONS = [
     Option("rescorer_cross_fit", ("trainer.rescorer_cross_fit=2",), "default with the rescorer learning each "
            "training document's tagger features from a tagger trained on the other half of the training split "
            "(2 more taggers, each on half)"),
+    Option("decision_search", ("decision.candidate_o_scale=0.4149116702273354", "decision.rescore_hidden=64",
+                               "decision.rescore_steps=2000", "decision.rescore_max_words=3"),
+           "default's taggers with the decision settings of the best of 4 Optuna trials on mean validation F1 "
+           "over the 5 folds (hparams_search=decision_optuna): candidates at O scale 0.41, word runs of up to 3 "
+           "words, 2000 rescorer steps", "default"),
     Option("no_lexicon", ("experiment=no_lexicon",), "default without lexicon input features (decision fitted)"),
     Option("plain", ("experiment=plain",), "bare tagger: no lexicon features, plain argmax", "no_lexicon"),
 ]

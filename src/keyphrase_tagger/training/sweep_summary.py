@@ -93,7 +93,8 @@ def markdown_summary(data: dict) -> str:
         cells = [_cell(j["metrics"].get(k)) for k in metric_keys] + [_cell((j["test"] or {}).get(k)) for k in test_keys]
         lines.append(f"| {j['job']} | {own} | {j['status']} | " + " | ".join(cells + [_cell(j["wall_time_s"], 1)]) + " |")
     if not test_keys:
-        lines += ["", "Test scores: `kpt-cv-report sweep_dir=<this directory>` evaluates every job on its test split."]
+        lines += ["", "Test scores: `kpt-cv-report sweep_dir=<this directory>` evaluates every job on its test split "
+                      "(a search's trial trains several folds: `sweep_dir=<this directory>/<trial>`)."]
     return "\n".join(lines) + "\n"
 
 
