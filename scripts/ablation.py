@@ -66,6 +66,9 @@ OPTIONS = [
     Option("rescore_relative", ("experiment=rescore_relative",), "default with features of the candidate against "
            "the rest of its text (the text's length, occurrences per 1,000 characters, the share of the text's "
            "candidates the tagger scores lower, the share that occur fewer times)", "default"),
+    Option("rescore_span", ("experiment=rescore_span",), "default with the tagger's log-probability of each "
+           "candidate as one whole span (B-KP, then I-KP, then no I-KP after it): best and mean over its "
+           "occurrences, best per character", "default"),
     Option("no_rescore", ("experiment=no_rescore",), "default without the phrase rescorer (O prior and fusion "
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),

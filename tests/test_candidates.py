@@ -146,7 +146,19 @@ def naive_features(text: str, probs: np.ndarray, lexicon, phrase: str) -> dict[s
                   if s + length in word_ends and char_word[s + length - 1] + 1 < len(words) else 0.0 for s in starts]
     out |= {"mean_before_start_rate": np.mean(each_before), "max_before_start_rate": max(each_before),
             "mean_after_end_rate": np.mean(each_after), "max_after_end_rate": max(each_after)}
+    paths = [span_log_prob(probs, s, s + length) for s in starts]
+    out |= {"span_log_prob_max": max(paths), "span_log_prob_mean": np.mean(paths),
+            "span_log_prob_per_char_max": max(paths) / length}
     return out
+
+
+def span_log_prob(probs: np.ndarray, start: int, end: int) -> float:
+    """log P(B-KP at start, I-KP up to end, no I-KP at end), each factor floored at 1e-6."""
+    def log(p: float) -> float:
+        return float(np.log(max(p, 1e-6)))
+
+    after = log(1.0 - probs[end, I]) if end < len(probs) else 0.0
+    return log(probs[start, B]) + sum(log(probs[i, I]) for i in range(start + 1, end)) + after
 
 
 def test_vectorised_features_match_direct_loops_on_a_corpus_document():
@@ -182,3 +194,18 @@ def test_relative_columns_place_each_candidate_among_its_texts_candidates():
     for k in range(len(names)):
         assert columns["tagger_rank"][k] == np.mean(scores < scores[k])
         assert columns["count_rank"][k] == pytest.approx(np.mean(counts < counts[k] - 1e-9))
+
+
+def test_span_columns_prefer_the_span_the_tagger_marks_whole():
+    text = "推动数字经济发展"
+    probs = np.tile([0.98, 0.01, 0.01], (len(text), 1))
+    probs[2] = [0.01, 0.98, 0.01]  # 数 begins a span,
+    probs[3:6] = [0.01, 0.01, 0.98]  # 字经济 continue it
+    groups = ("document", "lexicon", "tagger", "words", "span")
+    names, x = candidate_features(text, probs, build_lexicon(TRAIN, with_words=True), CLEANING, 0.5, groups)
+    column = dict(zip(feature_names(groups), x.T))["span_log_prob_max"]
+    score = dict(zip(names, column))
+    assert score["数字经济"] == pytest.approx(span_log_prob(probs, 2, 6))
+    assert score["数字经济"] > -0.1  # about log(0.98 ** 5)
+    assert score["数字"] < np.log(0.02)  # cut inside the span: the next character says I-KP
+    assert score["数字经济"] > max(v for k, v in score.items() if k != "数字经济")

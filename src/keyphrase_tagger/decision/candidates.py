@@ -15,7 +15,8 @@ of the groups in use (:data:`FEATURE_GROUPS`): ``document`` (counts, position, l
 (the training lists' rates), ``tagger`` (its confidences), ``words`` (the candidate's own words) and
 ``context`` (the words around it: how often training lists started a phrase right after the word
 before it and ended one right before the word after it); opt-in, ``general`` (the general-domain
-idf of its words) and ``relative`` (its standing among the text's candidates).
+idf of its words), ``relative`` (its standing among the text's candidates) and ``span`` (the
+tagger's probability of the whole span as one tag path).
 
 All of it is array work over spans and occurrences, with no Python per candidate: the sources
 give span arrays (``spans.py``); the distinct strings and all their occurrences come from integer
@@ -187,6 +188,27 @@ def _relative_columns(occ: Occurrences) -> list[np.ndarray]:
     chars = max(occ.n, 1)
     return [np.full(occ.c, np.log(chars)), np.log(occ.count * 1000.0 / chars), _share_below(occ.tagger_score_max),
             _share_below(occ.count)]
+
+
+# Probabilities are floored before their logs: a tagger sure of a tag gives 0 to the others.
+_LOG_FLOOR = 1e-6
+
+
+@feature_group("span", ("span_log_prob_max", "span_log_prob_mean", "span_log_prob_per_char_max"))
+def _span_columns(occ: Occurrences) -> list[np.ndarray]:
+    """The tagger's probability of the occurrence as a whole span, read off its per-character
+    probabilities as one path: ``B-KP`` at its first character, ``I-KP`` at each of the others, and
+    no ``I-KP`` right after it (log, floored at 1e-6 per factor); over the occurrences, the best,
+    the mean, and the best per character. The ``tagger`` group reads each character alone."""
+    probs, s, e, n = occ.inputs.probs.astype(np.float64), occ.s, occ.e, occ.n
+    log_begin = np.log(np.maximum(probs[:, B], _LOG_FLOOR))
+    log_inside = np.concatenate([[0.0], np.cumsum(np.log(np.maximum(probs[:, I], _LOG_FLOOR)))])
+    log_end = np.append(np.log(np.maximum(1.0 - probs[:, I], _LOG_FLOOR)), 0.0)  # the text's end ends it
+    path = log_begin[s] + (log_inside[e] - log_inside[s + 1]) + log_end[e]
+    best, best_per_char = np.full(occ.c, -np.inf), np.full(occ.c, -np.inf)
+    np.maximum.at(best, occ.k, path)
+    np.maximum.at(best_per_char, occ.k, path / (e - s))
+    return [best, occ.mean(path), best_per_char]
 
 
 def _share_below(values: np.ndarray) -> np.ndarray:
