@@ -24,7 +24,7 @@ METRICS = {"eval_phrase_f1": 0.3705, "eval_tuned_phrase_f1": 0.4764, "eval_entit
 PRETRAINED = {"name": "bert_base_chinese", "from_scratch": False, "name_or_path": "bert-base-chinese"}
 SCRATCH = {"name": "tiny", "from_scratch": True, "name_or_path": None}
 LEXICON = {"enabled": True, "rate_edges": [0.1, 0.3, 0.6], "recurrence": True}
-RESCORER_LINE = "phrase rescorer (hidden 64, 142 features, candidates at O scale 0.5, nested phrases)"
+RESCORER_LINE = "phrase rescorer (hidden 64, 145 features, candidates at O scale 0.5, nested phrases)"
 
 
 def split_card(text: str) -> tuple[dict, str]:

@@ -1,6 +1,6 @@
 """The rescorer's feature matrix, kept factored: dense columns, and one-hot blocks as category ids.
 
-104 of the 142 columns of the default groups are one-hot parts of speech (four words, 26 tags
+104 of the 145 columns of the default groups are one-hot parts of speech (four words, 26 tags
 each). Written out, they are most of the matrix's memory, and most of the rescorer's standardising
 and multiplying; kept as ids, the rescorer adds one precomputed row per block and candidate
 (``Rescorer.decide``). :meth:`Features.matrix` writes the full matrix, the one the rescorer is
@@ -78,7 +78,7 @@ class Features:
         return cls(dense, tuple(dense_at), tuple(one_hot), at)
 
 
-# Rows per product in stacked_product: 64 rows x 38 dense columns x 64 hidden units is 155,648
+# Rows per product in stacked_product: 64 rows x 41 dense columns x 64 hidden units is 167,936
 # multiply-adds, under the 262,144 (65536 x GEMM_MULTITHREAD_THRESHOLD 4) from which OpenBLAS
 # hands a product to its threads.
 PRODUCT_ROWS = 64
