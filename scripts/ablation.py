@@ -43,7 +43,7 @@ class Option:
 
 OPTIONS = [
     Option("default", (), "lexicon features in the input; phrase rescorer over jieba word runs, tagger spans and "
-           "lexicon matches (document, lexicon, tagger, word and context features), or the O prior and gazetteer "
+           "lexicon matches (document, lexicon, tagger, word, context and span features), or the O prior and gazetteer "
            "fusion, whichever wins on validation"),
     Option("rescore_no_context", ("experiment=rescore_no_context",), "default without the context features (the "
            "words before and after a candidate)", "default"),
@@ -66,9 +66,10 @@ OPTIONS = [
     Option("rescore_relative", ("experiment=rescore_relative",), "default with features of the candidate against "
            "the rest of its text (the text's length, occurrences per 1,000 characters, the share of the text's "
            "candidates the tagger scores lower, the share that occur fewer times)", "default"),
-    Option("rescore_span", ("experiment=rescore_span",), "default with the tagger's log-probability of each "
-           "candidate as one whole span (B-KP, then I-KP, then no I-KP after it): best and mean over its "
-           "occurrences, best per character", "default"),
+    Option("rescore_span", ("experiment=rescore_span",), "the default's decision of its time with the tagger's "
+           "log-probability of each candidate as one whole span (B-KP, then I-KP, then no I-KP after it): best and "
+           "mean over its occurrences, best per character; chosen on validation, the span group is in the default "
+           "since", "default"),
     Option("no_rescore", ("experiment=no_rescore",), "default without the phrase rescorer (O prior and fusion "
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),

@@ -121,8 +121,11 @@ def test_the_rescorers_decision_is_the_one_a_matcher_over_the_accepted_strings_g
     texts, lexicon, _ = corpus
     n_features = len(feature_names(groups))
     rng = np.random.default_rng(1)
-    # Random weights, with a bias that accepts a good share: many nested and overlapping phrases.
-    mean, scale = tuple(rng.normal(size=n_features) * 0.1), tuple(rng.uniform(0.5, 2.0, size=n_features))
+    # Random weights over features standardised as a fit would (the first text's column means and
+    # deviations), with a bias that accepts a good share: many nested and overlapping phrases.
+    x = described_candidates(texts[0], tagger_probs(texts[0], 0), lexicon, CLEANINGS[0], 0.5, groups)[1].matrix()
+    deviation = x.std(axis=0)
+    mean, scale = tuple(x.mean(axis=0)), tuple(np.where(deviation > 1e-6, deviation, 1.0))  # constant: 1
     if hidden:
         rescorer = Rescorer(0.5, mean, scale, tuple(rng.normal(size=hidden)), 0.3,
                             tuple(map(tuple, rng.normal(size=(hidden, n_features)) * 0.3)),
