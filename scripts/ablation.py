@@ -68,8 +68,8 @@ OPTIONS = [
            "candidates the tagger scores lower, the share that occur fewer times)", "default"),
     Option("rescore_span", ("experiment=rescore_span",), "the default's decision of its time with the tagger's "
            "log-probability of each candidate as one whole span (B-KP, then I-KP, then no I-KP after it): best and "
-           "mean over its occurrences, best per character; chosen on validation, the span group is in the default "
-           "since", "default"),
+           "mean over its occurrences, best per character (chosen on validation: the span group is now in the "
+           "default)", "default"),
     Option("no_rescore", ("experiment=no_rescore",), "default without the phrase rescorer (O prior and fusion "
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),

@@ -12,11 +12,11 @@ Candidates are distinct strings drawn from up to three sources:
 
 Each candidate is described over all its (overlapping) occurrences in the document by the features
 of the groups in use (:data:`FEATURE_GROUPS`): ``document`` (counts, position, length), ``lexicon``
-(the training lists' rates), ``tagger`` (its confidences), ``words`` (the candidate's own words) and
+(the training lists' rates), ``tagger`` (its confidences), ``words`` (the candidate's own words),
 ``context`` (the words around it: how often training lists started a phrase right after the word
-before it and ended one right before the word after it); opt-in, ``general`` (the general-domain
-idf of its words), ``relative`` (its standing among the text's candidates) and ``span`` (the
-tagger's probability of the whole span as one tag path).
+before it and ended one right before the word after it) and ``span`` (the tagger's probability of
+the whole span as one tag path); opt-in, ``general`` (the general-domain idf of its words) and
+``relative`` (its standing among the text's candidates).
 
 All of it is array work over spans and occurrences, with no Python per candidate: the sources
 give span arrays (``spans.py``); the distinct strings and all their occurrences come from integer
@@ -200,7 +200,7 @@ def _span_columns(occ: Occurrences) -> list[np.ndarray]:
     probabilities as one path: ``B-KP`` at its first character, ``I-KP`` at each of the others, and
     no ``I-KP`` right after it (log, floored at 1e-6 per factor); over the occurrences, the best,
     the mean, and the best per character. The ``tagger`` group reads each character alone."""
-    probs, s, e, n = occ.inputs.probs.astype(np.float64), occ.s, occ.e, occ.n
+    probs, s, e = occ.inputs.probs.astype(np.float64), occ.s, occ.e
     log_begin = np.log(np.maximum(probs[:, B], _LOG_FLOOR))
     log_inside = np.concatenate([[0.0], np.cumsum(np.log(np.maximum(probs[:, I], _LOG_FLOOR)))])
     log_end = np.append(np.log(np.maximum(1.0 - probs[:, I], _LOG_FLOOR)), 0.0)  # the text's end ends it
