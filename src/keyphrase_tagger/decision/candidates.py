@@ -205,10 +205,10 @@ def _span_columns(occ: Occurrences) -> list[np.ndarray]:
     log_inside = np.concatenate([[0.0], np.cumsum(np.log(np.maximum(probs[:, I], _LOG_FLOOR)))])
     log_end = np.append(np.log(np.maximum(1.0 - probs[:, I], _LOG_FLOOR)), 0.0)  # the text's end ends it
     path = log_begin[s] + (log_inside[e] - log_inside[s + 1]) + log_end[e]
-    best, best_per_char = np.full(occ.c, -np.inf), np.full(occ.c, -np.inf)
+    best = np.full(occ.c, -np.inf)
     np.maximum.at(best, occ.k, path)
-    np.maximum.at(best_per_char, occ.k, path / (e - s))
-    return [best, occ.mean(path), best_per_char]
+    # A candidate's occurrences share its length: its best per character is its best over it.
+    return [best, occ.mean(path), best / occ.strings.lengths]
 
 
 def _share_below(values: np.ndarray) -> np.ndarray:
