@@ -70,6 +70,9 @@ OPTIONS = [
            "log-probability of each candidate as one whole span (B-KP, then I-KP, then no I-KP after it): best and "
            "mean over its occurrences, best per character (chosen on validation: the span group is now in the "
            "default)", "default"),
+    Option("rescore_branching", ("experiment=rescore_branching",), "default with what the text holds on either "
+           "side of each candidate's occurrences: per side, the number of distinct neighbouring characters (log), "
+           "their entropy and the share of the most common one (accessor variety, branching entropy)", "default"),
     Option("no_rescore", ("experiment=no_rescore",), "default without the phrase rescorer (O prior and fusion "
            "fitted)", "default"),
     Option("no_fusion", ("experiment=no_fusion",), "no_rescore without gazetteer fusion (O prior fitted)", "default"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,11 @@ def naive_features(text: str, probs: np.ndarray, lexicon, phrase: str) -> dict[s
     paths = [span_log_prob(probs, s, s + length) for s in starts]
     out |= {"span_log_prob_max": max(paths), "span_log_prob_mean": np.mean(paths),
             "span_log_prob_per_char_max": max(paths) / length}
+    for side, neighbours in (("left", [text[s - 1] if s > 0 else None for s in starts]),
+                             ("right", [text[s + length] if s + length < n else None for s in starts])):
+        shares = np.array(list(Counter(neighbours).values())) / len(starts)
+        out |= {f"{side}_log_variety": np.log1p(len(shares)), f"{side}_entropy": -(shares * np.log(shares)).sum(),
+                f"{side}_top_share": shares.max()}
     return out
 
 
@@ -209,3 +215,23 @@ def test_span_columns_prefer_the_span_the_tagger_marks_whole():
     assert score["数字经济"] > -0.1  # about log(0.98 ** 5)
     assert score["数字"] < np.log(0.02)  # cut inside the span: the next character says I-KP
     assert score["数字经济"] > max(v for k, v in score.items() if k != "数字经济")
+
+
+def test_branching_columns_tell_a_fragment_from_a_unit():
+    text = "商业银行贷款，发展商业银行，商业银行服务"
+    groups = ("document", "lexicon", "words", "branching")
+    probs = np.tile([1.0, 0.0, 0.0], (len(text), 1))
+    lexicon = build_lexicon([*TRAIN, Document("c", "商业", ("商业",))], with_words=True)  # 商业: a lexicon match
+    names, x = candidate_features(text, probs, lexicon, CLEANING, 0.5, groups)
+    columns = dict(zip(feature_names(groups), x.T))
+    at = {name: k for k, name in enumerate(names)}
+    # 商业银行: the text's start, ， and 展 before it; 贷, ， and 服 after it: three of each, evenly.
+    unit = at["商业银行"]
+    assert columns["left_log_variety"][unit] == pytest.approx(np.log1p(3))
+    assert columns["right_entropy"][unit] == pytest.approx(np.log(3))
+    assert columns["right_top_share"][unit] == pytest.approx(1 / 3)
+    # 商业: 银 after each of its three occurrences, nothing else.
+    fragment = at["商业"]
+    assert columns["right_log_variety"][fragment] == pytest.approx(np.log1p(1))
+    assert columns["right_entropy"][fragment] == 0.0
+    assert columns["right_top_share"][fragment] == 1.0

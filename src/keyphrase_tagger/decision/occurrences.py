@@ -1,4 +1,4 @@
-"""What the phrase rescorer's feature groups (``candidates.py``) read of one text: its inputs
+"""What the phrase rescorer's feature groups (``feature_groups.py``) read of one text: its inputs
 (:class:`TextInputs`) and every occurrence of every candidate string (:class:`Occurrences`), with
 the per-text values several groups share computed once (the segmentation above all: every
 candidate source and feature group reads the same :attr:`TextInputs.words`)."""

@@ -79,7 +79,7 @@ class Rescorer:
 
     ``logit = output . h + output_bias`` with ``h = tanh(hidden @ z + hidden_bias)`` for a
     hidden layer, ``h = z`` for the logistic regression (``hidden`` empty), ``z`` the standardised
-    features of ``groups`` (``candidates.py``); ``output_bias`` includes ``-logit(threshold)``, so a
+    features of ``groups`` (``feature_groups.py``); ``output_bias`` includes ``-logit(threshold)``, so a
     candidate is accepted iff its probability exceeds 0.5. An ensemble of ``members`` networks is
     stored as one: their hidden layers stacked, their output weights and biases averaged (the mean
     of their logits). ``word_limits``: the most words and characters of a word-run candidate.

@@ -120,7 +120,7 @@ def fit_rescorer(
     choose the threshold by phrase micro F1 on ``validation`` (seen with ``lexicon``); return the
     rescorer (threshold folded in) and its validation F1. ``hidden`` > 0 fits a one-hidden-layer
     network of that width (``steps`` full-batch Adam steps) instead of the logistic regression;
-    ``groups``: the feature groups of ``candidates.py``. The ``words`` and ``context`` groups need
+    ``groups``: the feature groups of ``feature_groups.py``. The ``words`` and ``context`` groups need
     lexicons built with word statistics (``build_lexicon(..., with_words=True)``). ``nested``: phrases are every
     occurrence of the accepted strings, not what their tags decode to. ``ensemble``: networks fitted
     with different seeds, their logits averaged; ``word_limits``: the most words and characters of a

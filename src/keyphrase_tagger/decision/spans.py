@@ -26,6 +26,11 @@ def no_spans() -> Spans:
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
 
 
+def joined_spans(*spans: Spans) -> Spans:
+    """The spans of every argument, one after the other."""
+    return np.concatenate([s for s, _ in spans]), np.concatenate([e for _, e in spans])
+
+
 def strip_mask(codes: np.ndarray, strip_chars: str) -> np.ndarray:
     """Per character of a text (its code points), whether it is one of ``strip_chars``."""
     table = _strip_table(strip_chars)
