@@ -40,7 +40,7 @@ from keyphrase_tagger.decision.feature_groups import (
 )
 from keyphrase_tagger.decision.features import Features, OneHot
 from keyphrase_tagger.decision.occurrences import Occurrences, TextInputs
-from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, joined_spans, strip_mask, word_run_spans
+from keyphrase_tagger.decision.spans import MAX_CHARS, MAX_WORDS, joined_spans, no_spans, strip_mask, word_run_spans
 from keyphrase_tagger.decision.substrings import CandidateStrings
 from keyphrase_tagger.lexicon.lexicon import Lexicon
 from keyphrase_tagger.lexicon.segmentation import Words
@@ -77,7 +77,7 @@ def described_candidates(
                          "(build_lexicon(..., with_words=True))")
     inputs = TextInputs(text, probs, lexicon, cleaning, candidate_o_scale, tuple(word_limits))
     pool = [group.candidates(inputs) for _, group in used if group.candidates is not None]
-    starts, ends = joined_spans(*pool) if pool else (np.zeros(0, dtype=np.int64),) * 2
+    starts, ends = joined_spans(*pool) if pool else no_spans()
     if not len(starts):
         return None
     strings = CandidateStrings(text, inputs.keys, starts, ends)
