@@ -152,6 +152,7 @@ def test_matches_of_phrase_sets_with_many_distinct_characters_follow_the_rule(n_
     matcher = PhraseMatcher(phrases)
     assert tags_of(text, phrases) == naive_leftmost_longest(text, phrases)
     assert matcher.find_all_array(text).tolist() == [list(m) for m in matcher.find_all(text)]
+    assert matcher.find_array(text).tolist() == [list(m) for m in matcher.find(text)]
     every = sorted((s, e, matcher.phrases[i]) for i, s, e in matcher.find_all(text))
     listed = set(matcher.phrases)
     lengths = {len(p) for p in listed}
@@ -159,10 +160,10 @@ def test_matches_of_phrase_sets_with_many_distinct_characters_follow_the_rule(n_
                      if text[s : s + n] in listed and s + n <= len(text)]
 
 
-def test_find_all_array_is_empty_without_phrases_or_text():
+def test_match_arrays_are_empty_without_phrases_or_text():
     for matcher, text in ((PhraseMatcher([]), "物流"), (PhraseMatcher(["物流"]), ""), (PhraseMatcher(["物流"]), "服务")):
-        found = matcher.find_all_array(text)
-        assert found.shape == (0, 3) and found.dtype == np.int64
+        for found in (matcher.find_array(text), matcher.find_all_array(text)):
+            assert found.shape == (0, 3) and found.dtype == np.int64
 
 
 def test_unknown_overlap_policy_is_refused():

@@ -6,7 +6,6 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +60,12 @@ def label_document(raw: RawDocument, cleaning: CleaningConfig, on_missing: str, 
     # substring check (missing or shadowed): no loop over the whole list for long documents.
     tags, matches = label_text(raw.text, PhraseMatcher(cleaned.kept))
     # The kept list has no empty or repeated phrase, so the matcher's phrase k is cleaned.kept[k].
-    used = set(map(itemgetter(0), matches))
+    unused = np.ones(len(cleaned.kept), dtype=bool)
+    unused[matches[:, 0]] = False
     dropped = list(cleaned.dropped)
     shadowed: list[str] = []
     missing: set[str] = set()
-    for phrase in [p for k, p in enumerate(cleaned.kept) if k not in used]:
+    for phrase in map(cleaned.kept.__getitem__, np.flatnonzero(unused).tolist()):
         if phrase in raw.text:
             shadowed.append(phrase)
         elif on_missing == "error":
