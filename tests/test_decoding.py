@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keyphrase_tagger.data.cleaning import CleaningConfig
+from keyphrase_tagger.data.cleaning import CleaningConfig, reject_reason, strip_span
 from keyphrase_tagger.data.labeling import (
     spans_to_tag_ids,
     tag_strings_to_ids,
@@ -118,6 +118,32 @@ def test_phrases_are_exact_substrings_with_scores_in_unit_interval(case):
         assert len(phrase.text) >= DEFAULT_CLEANING.min_chars
         assert phrase.text[0] not in DEFAULT_CLEANING.strip_chars
         assert phrase.text[-1] not in DEFAULT_CLEANING.strip_chars
+
+
+def per_span_reference(text: str, decided: Decided, cleaning: CleaningConfig, min_score: float) -> list[Phrase]:
+    """The cleaning rule one span at a time: ``strip_span``, ``reject_reason``, the score clipped."""
+    phrases = []
+    for s, e, score in decided.spans:
+        s, e = strip_span(text, s, e, cleaning.strip_chars)
+        score = float(min(1.0, max(0.0, score)))
+        if reject_reason(text[s:e], cleaning) is None and score >= min_score:
+            phrases.append(Phrase(text[s:e], s, e, score))
+    return phrases
+
+
+@settings(deadline=None)
+@given(text=st.text(alphabet=HAN[:6] + "，、（ ）", max_size=40), data=st.data(),
+       stop=st.sets(st.text(alphabet=HAN[:6], min_size=1, max_size=3), max_size=3),
+       min_chars=st.integers(0, 3), min_score=st.sampled_from([0.0, 0.5]))
+def test_spans_are_cleaned_as_the_per_span_rule_cleans_them(text, data, stop, min_chars, min_score):
+    # Overlapping and nested spans, empty ones, any score (NaN and out of [0, 1] included).
+    bounds = st.tuples(st.integers(0, len(text)), st.integers(0, len(text))).map(sorted)
+    spans = [(s, e, data.draw(st.sampled_from([float("nan"), -0.5, 1.5]) | st.floats(0, 1)))
+             for s, e in data.draw(st.lists(bounds, max_size=12))]
+    decided = Decided(np.zeros(len(text), dtype=np.int64), tuple(spans))
+    cleaning = CleaningConfig(min_chars=min_chars, stop_phrases=frozenset(stop))
+    assert decode_phrases(text, decided, cleaning, min_score=min_score) == per_span_reference(
+        text, decided, cleaning, min_score)
 
 
 @settings(deadline=None)

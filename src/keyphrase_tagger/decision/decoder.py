@@ -26,14 +26,17 @@ move with it) and dropped if what is left is rejected (empty, too short, a stop 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
-from keyphrase_tagger.data.cleaning import CleaningConfig, reject_reason, strip_span
+from keyphrase_tagger.data.characters import code_points
+from keyphrase_tagger.data.cleaning import CleaningConfig, strip_span
 from keyphrase_tagger.data.labeling import spans_to_tag_ids, tags_to_spans
 from keyphrase_tagger.data.matching import PhraseMatcher
+from keyphrase_tagger.decision.spans import kept_by_cleaning, strip_mask
 from keyphrase_tagger.records import O, Phrase
 
 
@@ -102,14 +105,34 @@ def cleaned_phrases(text: str, decided: Decided | np.ndarray, cleaning: Cleaning
         decided = argmax_decided(decided)
     elif len(text) != len(decided.tags):
         raise ValueError(f"tags for {len(decided.tags)} characters, text has {len(text)}")
-    for s, e, score in decided.spans:
-        s, e = strip_span(text, s, e, cleaning.strip_chars)
-        piece = text[s:e]
-        if reject_reason(piece, cleaning) is not None:
-            continue
-        score = float(min(1.0, max(0.0, score)))
-        if score >= min_score:
-            yield Phrase(piece, s, e, score)
+    if not decided.spans:
+        return
+    starts, ends, scores = cleaned_spans(text, decided.spans, cleaning)
+    keep = np.flatnonzero(scores >= min_score)
+    for s, e, score in zip(starts[keep].tolist(), ends[keep].tolist(), scores[keep].tolist()):
+        yield Phrase(text[s:e], s, e, score)
+
+
+def cleaned_spans(text: str, spans: Sequence[tuple[int, int, float]],
+                  cleaning: CleaningConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``spans`` trimmed by ``strip_span``, those ``reject_reason`` rejects dropped, as arrays
+    ``(starts, ends, scores)``, the scores clipped to ``[0, 1]`` (NaN to 0). Array work over all
+    spans: only a span with a strip character at an edge is trimmed one by one."""
+    # One flat pass (offsets are exact in float64): zip(*spans) would hold an iterator per span at
+    # once, enough allocations to start the garbage collector's full passes.
+    flat = np.fromiter(chain.from_iterable(spans), dtype=np.float64, count=3 * len(spans)).reshape(-1, 3)
+    starts, ends, scores = flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64), flat[:, 2]
+    inside = np.flatnonzero(ends > starts)
+    # The spans' first and last characters only: memory in the number of spans, not the text's length.
+    at_edge = np.zeros(len(inside), dtype=bool)
+    for edge in (starts[inside], ends[inside] - 1):
+        at_edge |= strip_mask(code_points("".join(map(text.__getitem__, edge.tolist()))), cleaning.strip_chars)
+    for j in inside[at_edge].tolist():
+        starts[j], ends[j] = strip_span(text, int(starts[j]), int(ends[j]), cleaning.strip_chars)
+    keep = kept_by_cleaning(text, starts, ends, cleaning)
+    # fmax/fmin, as Python's max(0.0, score) and min(1.0, ...): a NaN score becomes 0.
+    scores = np.fmin(1.0, np.fmax(0.0, scores[keep]))
+    return starts[keep], ends[keep], scores
 
 
 def decode_phrases(
